@@ -1,0 +1,66 @@
+"""Padding masks.
+
+Convention (as in Hugging Face): the public ``attention_mask`` is (batch, seq) with 1/True for a
+real token and 0/False for padding. It is converted once, at the top of the stack, into an
+additive (batch, 1, 1, seq) mask holding 0 for real keys and ``torch.finfo(dtype).min`` for padded
+keys. The most negative finite number (never -inf) keeps a fully padded row finite: softmax then
+spreads evenly instead of returning NaN.
+
+Beware: ``nn.MultiheadAttention``'s ``key_padding_mask`` (and ``nn.TransformerEncoder``'s
+``src_key_padding_mask``) mean the opposite: True = ignore this key. Use ``to_key_padding_mask``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def padding_mask(lengths: list[int] | Tensor, seq_len: int | None = None) -> Tensor:
+    """attention_mask from sequence lengths: True for the first length[b] positions of row b.
+
+    Shape: (B,) -> (B, S)
+    """
+    lengths = torch.as_tensor(lengths, dtype=torch.long)
+    if lengths.ndim != 1:
+        raise ValueError(f"lengths must be a list of numbers, got shape {tuple(lengths.shape)}")
+    if (lengths < 0).any():
+        raise ValueError("lengths must not be negative")
+    longest = int(lengths.max()) if len(lengths) else 0
+    seq_len = longest if seq_len is None else seq_len
+    if longest > seq_len:
+        raise ValueError(f"a length ({longest}) is longer than seq_len ({seq_len})")
+    return torch.arange(seq_len)[None, :] < lengths[:, None]
+
+
+def check_attention_mask(attention_mask: Tensor, input_ids: Tensor) -> Tensor:
+    """Validate an attention_mask against its input_ids and return it as bool. Shape: (B, S)"""
+    if not isinstance(attention_mask, Tensor):
+        raise ValueError(
+            f"attention_mask must be a torch.Tensor, got {type(attention_mask).__name__}"
+        )
+    if attention_mask.shape != input_ids.shape:
+        raise ValueError(
+            f"attention_mask shape {tuple(attention_mask.shape)} does not match "
+            f"input_ids shape {tuple(input_ids.shape)}; give one 1/0 per token"
+        )
+    if attention_mask.dtype == torch.bool:
+        return attention_mask
+    if attention_mask.is_complex() or not ((attention_mask == 0) | (attention_mask == 1)).all():
+        raise ValueError("attention_mask must hold only 1 (real token) and 0 (padding)")
+    return attention_mask != 0
+
+
+def additive_mask(attention_mask: Tensor, dtype: torch.dtype = torch.float32) -> Tensor:
+    """0 for real keys, finfo(dtype).min for padded keys, broadcastable over heads and queries.
+
+    Shape: (B, S) -> (B, 1, 1, S)
+    """
+    keep = attention_mask.to(torch.bool)[:, None, None, :]
+    zero = torch.zeros((), dtype=dtype)
+    return torch.where(keep, zero, torch.finfo(dtype).min)
+
+
+def to_key_padding_mask(attention_mask: Tensor) -> Tensor:
+    """Convert to PyTorch's key_padding_mask, where True means "ignore this key". Shape: (B, S)"""
+    return ~attention_mask.to(torch.bool)

@@ -1,0 +1,66 @@
+"""Positional encodings: the paper's fixed sinusoids (section 3.5) or learned positions (BERT)."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from .config import POSITIONAL_KINDS
+
+
+def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> Tensor:
+    """PE[p, 2i] = sin(p / base^(2i/d_model)), PE[p, 2i+1] = cos(p / base^(2i/d_model)).
+
+    Computed in float64 and returned as float32. An odd d_model works: its last column is a sine.
+
+    Shape: (max_len, d_model)
+    """
+    if max_len < 1 or d_model < 1:
+        raise ValueError(f"max_len ({max_len}) and d_model ({d_model}) must be positive")
+    position = torch.arange(max_len, dtype=torch.float64)[:, None]  # (L, 1)
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(D/2),)
+    angle = position / base ** (two_i / d_model)  # (L, ceil(D/2)), eq. in section 3.5
+    table = torch.empty(max_len, d_model, dtype=torch.float64)
+    table[:, 0::2] = torch.sin(angle)
+    table[:, 1::2] = torch.cos(angle[:, : d_model // 2])
+    return table.to(torch.float32)
+
+
+def wavelengths(d_model: int, base: float = 10000.0) -> Tensor:
+    """Wavelength (in positions) of each column's sinusoid: 2*pi*base^(2i/d_model). Shape: (D,)"""
+    two_i = torch.arange(d_model, dtype=torch.float64) // 2 * 2
+    return 2 * math.pi * base ** (two_i / d_model)
+
+
+class PositionalEncoding(nn.Module):
+    """Position vectors to add to token embeddings: fixed sinusoids or a learned table."""
+
+    def __init__(
+        self, max_len: int, d_model: int, kind: str = "sinusoidal", base: float = 10000.0
+    ) -> None:
+        super().__init__()
+        if kind not in POSITIONAL_KINDS:
+            raise ValueError(f"positional kind ({kind!r}) must be one of {POSITIONAL_KINDS}")
+        self.kind = kind
+        self.max_len = max_len
+        if kind == "sinusoidal":
+            # a buffer, not a parameter: fixed, moves with .to(), not saved in state_dict
+            self.register_buffer(
+                "table", sinusoidal_table(max_len, d_model, base), persistent=False
+            )
+            self.embed = None
+        else:
+            self.embed = nn.Embedding(max_len, d_model)
+
+    def forward(self, seq_len: int) -> Tensor:
+        """Position vectors for positions 0 .. seq_len - 1. Shape: (S, D)"""
+        if seq_len > self.max_len:
+            raise ValueError(
+                f"sequence of {seq_len} tokens is longer than max_len ({self.max_len}); "
+                f"shorten the text or raise max_len"
+            )
+        if self.embed is None:
+            return self.table[:seq_len]
+        return self.embed.weight[:seq_len]

