@@ -1,0 +1,1 @@
+"""Encoder Explorer's Streamlit app."""

@@ -1,0 +1,93 @@
+"""The only place the app calls the model: cached loaders and forward passes, numpy out."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from encoder import Encoder, EncoderConfig
+from encoder.pretrained import load_minilm
+from encoder.summary import parameter_counts
+from encoder.tokenizer import Encoding, Tokenizer, default_tokenizer
+
+from .state import PRETRAINED, ModelChoice
+
+# Cached models are shared by every session and never switch mode: train mode gets its own
+# instance. Dropout in train mode draws from the global RNG, so those passes take turns.
+_TRAIN_LOCK = threading.Lock()
+
+
+@st.cache_resource(show_spinner="Loading all-MiniLM-L6-v2…")
+def pretrained(train: bool = False) -> tuple[Encoder, Tokenizer]:
+    model, tokenizer = load_minilm()
+    return model.train(train), tokenizer
+
+
+@st.cache_resource(show_spinner=False)
+def tokenizer_for(kind: str) -> Tokenizer:
+    return pretrained()[1] if kind == PRETRAINED else default_tokenizer()
+
+
+@st.cache_resource(show_spinner="Building the model…", max_entries=16)
+def scratch_model(config: EncoderConfig, seed: int, train: bool = False) -> Encoder:
+    """A randomly initialised encoder; the same config and seed give the same weights."""
+    return Encoder(config, seed=seed).train(train)
+
+
+def model_for(choice: ModelChoice) -> Encoder:
+    if choice.kind == PRETRAINED:
+        return pretrained(choice.train)[0]
+    return scratch_model(choice.config, choice.seed, choice.train)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One forward pass over the sidebar's sentences, as plain numpy for the pages."""
+
+    encodings: list[Encoding]  # per sentence, unpadded
+    input_ids: np.ndarray  # (B, S)
+    attention_mask: np.ndarray  # (B, S) 1 = real token
+    hidden_states: np.ndarray  # (L + 1, B, S, D): embeddings first, then each layer
+    attentions: np.ndarray  # (L, B, H, S, S) query rows, key columns
+    config: EncoderConfig
+    parameters: list[tuple[str, int]]  # per module, total last
+
+    @property
+    def tokens(self) -> list[list[str]]:
+        return [e.tokens for e in self.encodings]
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
+def forward(choice: ModelChoice, sentences: tuple[str, ...]) -> Forward:
+    """Tokenize, pad and encode; raises ValueError with a readable message on bad input."""
+    model = model_for(choice)
+    batch = tokenizer_for(choice.kind).encode_batch(list(sentences), max_len=choice.max_len)
+    with torch.inference_mode():
+        if choice.train:
+            with _TRAIN_LOCK, torch.random.fork_rng():
+                torch.manual_seed(choice.seed)  # the same dropout masks for everyone
+                out = _run(model, batch)
+        else:
+            out = _run(model, batch)
+    return Forward(
+        encodings=batch.encodings,
+        input_ids=batch.input_ids.numpy(),
+        attention_mask=batch.attention_mask.numpy(),
+        hidden_states=torch.stack(out.hidden_states).numpy(),
+        attentions=torch.stack(out.attentions).numpy(),
+        config=model.cfg,
+        parameters=parameter_counts(model),
+    )
+
+
+def _run(model: Encoder, batch):
+    return model(
+        batch.input_ids,
+        batch.attention_mask,
+        output_attentions=True,
+        output_hidden_states=True,
+    )

@@ -1,0 +1,51 @@
+"""The Python code that reproduces a page's computation with the ``encoder`` package."""
+
+from __future__ import annotations
+
+from encoder import EncoderConfig
+
+from .state import PRETRAINED, ModelChoice
+
+
+def config_source(cfg: EncoderConfig) -> str:
+    """EncoderConfig(...) naming only the fields that differ from the defaults."""
+    default = EncoderConfig()
+    changed = {k: v for k, v in cfg.to_dict().items() if getattr(default, k) != v}
+    args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
+    return f"EncoderConfig({args})"
+
+
+def python_snippet(choice: ModelChoice, sentences: list[str]) -> str:
+    """A runnable script: same model, same sentences, same outputs as the page."""
+    lines = ["import torch", ""]
+    if choice.kind == PRETRAINED:
+        lines += [
+            "from encoder.pretrained import load_minilm",
+            "",
+            "model, tokenizer = load_minilm()  # all-MiniLM-L6-v2, shipped offline",
+        ]
+    else:
+        lines += [
+            "from encoder import Encoder, EncoderConfig",
+            "from encoder.tokenizer import default_tokenizer",
+            "",
+            f"config = {config_source(choice.config)}",
+            f"model = Encoder(config, seed={choice.seed}).eval()",
+            "tokenizer = default_tokenizer()  # bert-base-uncased WordPiece",
+        ]
+    if choice.train:
+        lines += [f"model.train()  # dropout on\ntorch.manual_seed({choice.seed})"]
+    lines += [
+        f"sentences = {sentences!r}",
+        f"batch = tokenizer.encode_batch(sentences, max_len={choice.max_len})",
+        "with torch.inference_mode():",
+        "    out = model(",
+        "        batch.input_ids,",
+        "        batch.attention_mask,  # 1 = real token, 0 = padding",
+        "        output_attentions=True,",
+        "        output_hidden_states=True,",
+        "    )",
+        "print(out.last_hidden_state.shape)  # (batch, seq, d_model)",
+        "print(len(out.attentions), out.attentions[0].shape)  # (batch, heads, seq, seq)",
+    ]
+    return "\n".join(lines) + "\n"

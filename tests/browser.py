@@ -1,0 +1,122 @@
+"""Run the app on a loopback port and drive it in Debian's Chromium (shared by tests and bench).
+
+Follows Streamlit's own e2e_playwright conftest: wait for /_stcore/health, then for the app's
+script state to be idle, then act.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+CONNECTED = "[data-testid='stApp'][data-test-connection-state='CONNECTED']"
+
+
+def chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def streamlit_server(script: Path = ROOT / "app" / "main.py", timeout: float = 90) -> Iterator[str]:
+    """Start `streamlit run script` on a free loopback port; yield its base URL."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
+    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
+    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            try:
+                wait_healthy(url, proc, timeout)
+            except RuntimeError as err:
+                log.seek(0)
+                raise RuntimeError(f"{err}\n{log.read().decode(errors='replace')[-3000:]}") from err
+            yield url
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with code {proc.returncode} before serving")
+        with (
+            contextlib.suppress(OSError),
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r,
+        ):
+            if r.status == 200:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"streamlit did not answer {url}/_stcore/health within {timeout} s")
+
+
+def launch(playwright):
+    """Debian's Chromium through Playwright (no browser download)."""
+    path = chromium_path()
+    if path is None:
+        raise RuntimeError("chromium is not installed: apt-get install chromium")
+    return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+
+
+def wait_idle(page, timeout: float = 60_000) -> None:
+    """Wait until the app is connected and its script has finished running."""
+    page.wait_for_selector(CONNECTED, timeout=timeout)
+    page.wait_for_selector(IDLE, timeout=timeout)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stSkeleton\"]')", timeout=timeout
+    )
+
+
+def wait_painted(page, plotly: int, graphviz: int = 0, timeout: float = 60_000) -> None:
+    """Wait until `plotly` plotly charts and `graphviz` graphviz charts have drawn their SVG."""
+    page.wait_for_function(
+        """([p, g]) => {
+            const drawn = [...document.querySelectorAll('.js-plotly-plot')]
+                .filter((el) => el.querySelector('.main-svg .cartesianlayer')).length;
+            const graphs = document.querySelectorAll('[data-testid="stGraphVizChart"] svg').length;
+            return drawn >= p && graphs >= g;
+        }""",
+        arg=[plotly, graphviz],
+        timeout=timeout,
+    )
