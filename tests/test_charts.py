@@ -1,0 +1,98 @@
+"""Pure chart builders and the library's boundaries: arrays in, figures out, no streamlit."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app import charts
+from app.snippet import config_source
+from app.state import closest, head_options, split_sentences
+from encoder import EncoderConfig
+from encoder.analysis import cosine_matrix, mean_pool
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "encoder").glob("*.py")), ids=lambda p: p.name)
+def test_library_never_imports_streamlit(path):
+    assert "streamlit" not in imports(path)
+
+
+def test_charts_make_no_streamlit_calls():
+    assert "streamlit" not in imports(ROOT / "app" / "charts.py")
+
+
+def test_no_file_of_ours_is_over_400_lines():
+    ours = [p for d in ("encoder", "app", "tests", "bench") for p in (ROOT / d).rglob("*.py")]
+    long = {p.name: n for p in ours if (n := len(p.read_text().splitlines())) > 400}
+    assert not long
+
+
+def test_token_heatmap_labels_are_unique_escaped_and_rows_follow_tokens():
+    vectors = np.arange(12, dtype=np.float32).reshape(3, 4) - 6
+    fig = charts.token_vector_heatmap(vectors, ["the", "<b>", "the"], "t")
+    heat = fig.data[0]
+    assert list(heat.y) == ["0 · the", "1 · &lt;b&gt;", "2 · the"]
+    np.testing.assert_array_equal(heat.z, vectors)
+    assert heat.zmid == 0 and heat.zmin == -heat.zmax
+    assert fig.layout.yaxis.autorange == "reversed"  # first token on top, like a table
+
+
+def test_similarity_heatmap_writes_the_values():
+    sim = np.array([[1.0, 0.25], [0.25, 1.0]])
+    fig = charts.similarity_heatmap(sim, ["a sentence", "x" * 80], "s")
+    heat = fig.data[0]
+    assert heat.zmin == -1 and heat.zmax == 1
+    assert heat.x[1].endswith("…") and len(heat.x[1]) < 40
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_architecture_follows_the_config(norm_first):
+    cfg = EncoderConfig(d_model=96, n_heads=6, n_layers=3, d_ff=200, norm_first=norm_first)
+    dot = charts.architecture_dot(cfg, "model")
+    assert "6 heads × 16 dims" in dot and "96 → 200 → 96, RELU" in dot and "× 3 layers" in dot
+    assert ("Final LayerNorm" in dot) == norm_first
+    assert dot.count("{") == dot.count("}")
+
+
+def test_bert_diagram_shows_token_types_and_embedding_norm():
+    cfg = EncoderConfig(type_vocab_size=2, embedding_norm=True, positional="learned")
+    dot = charts.architecture_dot(cfg, "bert")
+    assert "token types (2)" in dot and "LayerNorm" in dot and "learned positions" in dot
+
+
+def test_mean_pool_ignores_padding_and_cosine_is_bounded():
+    hidden = np.array([[[1.0, 0.0], [3.0, 0.0], [100.0, 100.0]]])
+    mask = np.array([[1, 1, 0]])
+    np.testing.assert_allclose(mean_pool(hidden, mask), [[2.0, 0.0]])
+    sim = cosine_matrix(np.array([[1.0, 0.0], [2.0, 0.0], [-1.0, 0.0], [0.0, 0.0]]))
+    np.testing.assert_allclose(sim[:3, :3], [[1, 1, -1], [1, 1, -1], [-1, -1, 1]])
+    assert np.isfinite(sim).all()
+
+
+def test_sidebar_helpers():
+    assert head_options(24) == [1, 2, 3, 4, 6, 8, 12]
+    assert closest([2, 4, 8], 3) == 2 and closest([2, 4, 8], 7) == 8
+    assert split_sentences("  a \n\n b\n   \n") == (["a", "b"], 2)
+    assert split_sentences("\n".join("x" * 20)) == (["x"] * 8, 20)
+
+
+def test_config_source_names_only_changed_fields():
+    assert config_source(EncoderConfig()) == "EncoderConfig()"
+    cfg = EncoderConfig(d_model=64, n_heads=4, activation="gelu")
+    assert eval(config_source(cfg)) == cfg
