@@ -165,11 +165,15 @@ def share_control() -> None:
             )
 
 
+first_run = "choice" not in st.session_state
+asked = st.query_params.to_dict() if first_run else {}
 with st.sidebar:
     st.markdown("### :material/hub: Encoder Explorer")
     sentences_controls()
     st.divider()
     st.session_state["choice"] = model_controls()
+    for problem in state.link_problems(asked, {state.TEXT, *state.DEFAULTS}):
+        st.warning(f"This link's {problem}.", icon=":material/link_off:")
     st.divider()
 
 page = st.navigation(PAGES)

@@ -99,3 +99,31 @@ def sync_text_param(text: str) -> bool:
     elif TEXT in st.query_params:
         del st.query_params[TEXT]
     return fits
+
+
+def link_problems(asked: dict[str, str], known: set[str]) -> list[str]:
+    """Link parameters that were not applied as written: unknown names or refused values.
+
+    ``asked`` is the URL's query on the session's first run, read before the widgets run;
+    afterwards every known key holds the value the widget actually took.
+    """
+    problems = []
+    for key, raw in asked.items():
+        if key == TEXT:
+            continue
+        if key not in known:
+            problems.append(f"ignored unknown link parameter {key!r}")
+        elif key in st.session_state and not _same(raw, st.session_state[key]):
+            problems.append(f"{key}={raw!r} is not a valid choice; using {st.session_state[key]}")
+    return problems
+
+
+def _same(raw: str, value: object) -> bool:
+    if isinstance(value, bool):
+        return raw.lower() in ("true", "1") if value else raw.lower() in ("false", "0")
+    if isinstance(value, (int, float)):
+        try:
+            return float(raw) == float(value)
+        except ValueError:
+            return False
+    return raw == str(value)

@@ -199,6 +199,21 @@ def test_broken_link_parameters_fall_back_to_defaults():
     assert_clean(at)
     assert at.radio(key="model").value == "Pretrained"
     assert len(plotly_specs(at)) == 1
+    said = " ".join(w.value for w in at.sidebar.warning)
+    assert "model='bogus' is not a valid choice; using Pretrained" in said
+    assert "seed='-4'" in said
+    at = new_app(model="From scratch", d_model="33", n_layers="999")
+    assert_clean(at)
+    said = " ".join(w.value for w in at.sidebar.warning)
+    assert "d_model='33' is not a valid choice; using 64" in said and "n_layers='999'" in said
+
+
+def test_valid_link_raises_no_warning_and_unknown_parameters_are_named():
+    at = new_app(model="From scratch", dropout="0.10", train="true", colour="red")
+    assert_clean(at)
+    assert [w.value for w in at.sidebar.warning] == [
+        "This link's ignored unknown link parameter 'colour'."
+    ]
 
 
 def test_snippet_reproduces_the_page_numbers():
