@@ -148,14 +148,15 @@ def state_dict_from_bert(tensors: dict[str, Tensor], model: Encoder) -> dict[str
         absent = [s for s in sources if s not in renamed]
         if absent:
             raise ValueError(f"checkpoint is missing tensor {absent[0]!r} (needed for {ours})")
-        value = (
-            torch.cat([renamed[s] for s in sources]) if len(sources) > 1 else renamed[sources[0]]
-        )
-        if value.shape != param.shape:
-            raise ValueError(
-                f"tensor {sources[0]!r} has shape {tuple(value.shape)}, config.json implies "
-                f"{tuple(param.shape)} for {ours}"
-            )
+        # query, key and value each fill a third of our packed qkv rows
+        part = (param.shape[0] // len(sources), *param.shape[1:])
+        for source in sources:
+            if tuple(renamed[source].shape) != part:
+                raise ValueError(
+                    f"tensor {source!r} has shape {tuple(renamed[source].shape)}, "
+                    f"config.json implies {part}"
+                )
+        value = torch.cat([renamed[s] for s in sources])
         out[ours] = value.to(param.dtype)
         used.update(sources)
     extra = sorted(n for n in renamed if n not in used and not _IGNORED.match(n))

@@ -113,6 +113,9 @@ class Tokenizer:
             raise ValueError(f"text must be a string, got {type(text).__name__}")
         if max_len is not None and max_len < 1:
             raise ValueError(f"max_len ({max_len}) must be positive")
+        # a lone surrogate (half of an emoji, say) cannot be UTF-8: it becomes one "?", so
+        # character offsets still line up with the text
+        text = text.encode("utf-8", "replace").decode("utf-8")
         enc = self._tok.encode(text)
         n = len(enc.ids)
         keep = list(range(n))
