@@ -114,7 +114,9 @@ class Encoder(nn.Module):
 
         mask = None  # additive (B, 1, 1, S), built once for every layer
         if attention_mask is not None:
-            mask = additive_mask(check_attention_mask(attention_mask, input_ids), x.dtype)
+            keep = check_attention_mask(attention_mask, input_ids)
+            if not bool(keep.all()):  # no padding: adding zeros would only cost time
+                mask = additive_mask(keep, x.dtype)
         hidden = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
         for layer in self.layers:

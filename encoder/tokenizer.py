@@ -111,8 +111,10 @@ class Tokenizer:
         """
         if not isinstance(text, str):
             raise ValueError(f"text must be a string, got {type(text).__name__}")
-        if max_len is not None and max_len < 1:
-            raise ValueError(f"max_len ({max_len}) must be positive")
+        if max_len is not None and (
+            not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 1
+        ):
+            raise ValueError(f"max_len ({max_len!r}) must be a positive whole number")
         # a lone surrogate (half of an emoji, say) cannot be UTF-8: it becomes one "?", so
         # character offsets still line up with the text
         text = text.encode("utf-8", "replace").decode("utf-8")
