@@ -1,0 +1,229 @@
+"""How long the app keeps a user waiting, next to a blank Streamlit page measured the same way.
+
+Run: .venv/bin/python bench/app_latency.py [--repeat 5] [--start-repeat 3] [--width 1280]
+
+1. submit-to-painted: in a loaded page, type a new sentence and submit it (Enter in the blank
+   page's st.text_input, Control+Enter in our sidebar st.text_area); time from the keydown, with
+   performance.now() in the page, to the first animation frame where the script is idle again,
+   nothing is stale and every chart shows the new sentence.
+2. start-to-render: from launching `streamlit run` to the first page fully rendered in the
+   browser (a fresh server process and a fresh browser context each repeat).
+The two apps run in alternation (blank, ours, blank, ours, ...) so both see the same noise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.browser import launch, streamlit_server, wait_idle, wait_painted  # noqa: E402
+
+GOAL_SUBMIT = 2.0  # ours / blank, submit-to-painted
+GOAL_START = 3.0  # ours / blank, server start to first full render
+HEIGHT = 900
+TIMEOUT = 120_000  # ms
+# single WordPiece tokens, so each shows up whole in the heatmap's token labels ("5 · apple")
+WORDS = ("apple", "river", "garden", "window", "planet", "yellow", "silver", "forest", "island")
+WORDS += ("winter", "castle", "doctor")
+
+# Arms a one-shot probe: the next Enter keydown notes t0, then each animation frame checks
+# whether the app is done. "done" needs the script to have left notRunning (or the watched text
+# to have changed) first, so a check that runs before the rerun even started cannot pass.
+PROBE = """([marker, plotly, graphviz, watch]) => {
+  const q = (s) => document.querySelector(s);
+  const text = () => [...document.querySelectorAll(watch)].map((e) => e.textContent).join('\\n');
+  const b = (window.__bench = { t0: null, done: null, left: false, before: text() });
+  if (!window.__benchArmed) {
+    window.__benchArmed = true;
+    window.addEventListener('keydown', (e) => {
+      const p = window.__bench;
+      if (p && e.key === 'Enter' && p.t0 === null) p.t0 = performance.now();
+    }, true);
+  }
+  const painted = () => {
+    const drawn = [...document.querySelectorAll('.js-plotly-plot')]
+      .filter((el) => el.querySelector('.main-svg .cartesianlayer')).length;
+    const graphs = document.querySelectorAll('[data-testid="stGraphVizChart"] svg').length;
+    return drawn >= plotly && graphs >= graphviz;
+  };
+  const tick = () => {
+    if (window.__bench !== b) return;
+    if (b.t0 !== null) {
+      const app = q("[data-testid='stApp']");
+      const state = app && app.getAttribute('data-test-script-state');
+      const now = text();
+      if (state !== 'notRunning' || now !== b.before) b.left = true;
+      if (b.left && state === 'notRunning' && now.includes(marker) && painted()
+          && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+          && !q('[data-testid="stSkeleton"]') && !q('[data-stale="true"]')) {
+        b.done = performance.now();
+        return;
+      }
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+
+
+@dataclass(frozen=True)
+class App:
+    name: str
+    script: Path
+    box: str  # the text widget to type into
+    key: str  # the key press that submits it
+    watch: str  # elements whose text must show the new sentence
+    plotly: int
+    graphviz: int
+
+    def ready(self, page) -> None:
+        """First load: idle, and the content drawn."""
+        wait_idle(page, TIMEOUT)
+        if self.plotly or self.graphviz:
+            wait_painted(page, self.plotly, self.graphviz, TIMEOUT)
+        page.locator(self.box).wait_for(state="visible", timeout=TIMEOUT)
+        page.locator(self.watch).first.wait_for(state="visible", timeout=TIMEOUT)
+
+
+BLANK = App(
+    "blank",
+    ROOT / "bench" / "blank_app.py",
+    box="[data-testid='stTextInput'] input",
+    key="Enter",
+    watch="[data-testid='stMain'] [data-testid='stMarkdownContainer']",
+    plotly=0,
+    graphviz=0,
+)
+OURS = App(
+    "ours",
+    ROOT / "app" / "main.py",
+    box="[data-testid='stSidebar'] textarea",
+    key="Control+Enter",  # st.text_area applies on Ctrl/⌘+Enter (or on blur); Enter is a newline
+    watch=".js-plotly-plot",  # the token-vector heatmap labels its rows with the tokens
+    plotly=1,  # one sentence: the token-vector heatmap (the similarity heatmap needs two)
+    graphviz=1,
+)
+
+
+def sentence(i: int) -> tuple[str, str]:
+    """A sentence never submitted before in this run (so no cache hit), and its marker word."""
+    word = WORDS[i % len(WORDS)]
+    return f"Sentence {i} is about the {word} on the hill.", word
+
+
+def submit_ms(page, app: App, i: int) -> float:
+    """Type a fresh sentence, arm the probe, submit; milliseconds from keydown to painted."""
+    text, marker = sentence(i)
+    box = page.locator(app.box)
+    box.fill(text)
+    page.evaluate(PROBE, [marker, app.plotly, app.graphviz, app.watch])
+    box.press(app.key)
+    page.wait_for_function("() => window.__bench.done !== null", timeout=TIMEOUT, polling=50)
+    return page.evaluate("() => window.__bench.done - window.__bench.t0")
+
+
+def bench_submit(browser, apps: list[App], repeat: int, warmup: int, width: int) -> dict:
+    """Both apps served and loaded at once; one submit each, in turn, per round."""
+    samples: dict[str, list[float]] = {a.name: [] for a in apps}
+    with streamlit_server(apps[0].script) as url0, streamlit_server(apps[1].script) as url1:
+        pages = []
+        for app, url in zip(apps, (url0, url1), strict=True):
+            page = browser.new_context(viewport={"width": width, "height": HEIGHT}).new_page()
+            page.goto(url)
+            app.ready(page)
+            pages.append(page)
+        for i in range(warmup + repeat):
+            for app, page in zip(apps, pages, strict=True):
+                ms = submit_ms(page, app, i)
+                if i >= warmup:
+                    samples[app.name].append(ms)
+        for page in pages:
+            page.context.close()
+    return samples
+
+
+def start_s(browser, app: App, width: int) -> tuple[float, float]:
+    """Seconds from Popen to first full render, and from Popen to /_stcore/health answering."""
+    t0 = time.perf_counter()
+    with streamlit_server(app.script, timeout=TIMEOUT / 1000) as url:
+        healthy = time.perf_counter() - t0
+        context = browser.new_context(viewport={"width": width, "height": HEIGHT})
+        page = context.new_page()
+        page.goto(url)
+        app.ready(page)
+        rendered = time.perf_counter() - t0
+        context.close()
+    return rendered, healthy
+
+
+def bench_start(browser, apps: list[App], repeat: int, width: int) -> tuple[dict, dict]:
+    total: dict[str, list[float]] = {a.name: [] for a in apps}
+    health: dict[str, list[float]] = {a.name: [] for a in apps}
+    for _ in range(repeat):
+        for app in apps:
+            rendered, healthy = start_s(browser, app, width)
+            total[app.name].append(rendered * 1e3)
+            health[app.name].append(healthy * 1e3)
+    return total, health
+
+
+def fmt(values: list[float]) -> str:
+    return " ".join(f"{v:.0f}" for v in values)
+
+
+def row(metric: str, samples: dict, goal: float) -> str:
+    blank, ours = statistics.median(samples["blank"]), statistics.median(samples["ours"])
+    ratio = ours / blank
+    verdict = "ok" if ratio <= goal else "MISS"
+    return f"{metric:<22} {blank:>9.0f} {ours:>9.0f} {ratio:>6.1f} {f'<= {goal:g}x':>7} {verdict}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="submits per app (median)")
+    parser.add_argument("--start-repeat", type=int, default=3, help="fresh server starts per app")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured submits first")
+    parser.add_argument("--width", type=int, default=1280, help="viewport width in CSS px")
+    args = parser.parse_args()
+    apps = [BLANK, OURS]
+    print(
+        f"App latency, blank Streamlit page vs {OURS.script.relative_to(ROOT)}; viewport "
+        f"{args.width}x{HEIGHT}; medians of {args.repeat} submits and {args.start_repeat} starts"
+    )
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"Machine: {os.cpu_count()} CPUs, load average {load} (other work inflates both columns)")
+    print(
+        f"Goals: submit-to-painted ours <= {GOAL_SUBMIT:g}x blank (one plotly subplot per head "
+        f"measured ~14x); server start to first full render <= {GOAL_START:g}x blank"
+    )
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            submit = bench_submit(browser, apps, args.repeat, args.warmup, args.width)
+            start, health = bench_start(browser, apps, args.start_repeat, args.width)
+        finally:
+            browser.close()
+    print("\nSamples (ms)")
+    for app in apps:
+        print(f"  submit-to-painted {app.name:<5}: {fmt(submit[app.name])}")
+    for app in apps:
+        print(
+            f"  start-to-render   {app.name:<5}: {fmt(start[app.name])}   "
+            f"(of which until /_stcore/health: {fmt(health[app.name])})"
+        )
+    print(f"\n{'metric':<22} {'blank ms':>9} {'ours ms':>9} {'ratio':>6} {'goal':>7}")
+    print(row("submit-to-painted", submit, GOAL_SUBMIT))
+    print(row("start-to-render", start, GOAL_START))
+
+
+if __name__ == "__main__":
+    main()
