@@ -105,7 +105,7 @@ BLANK = App(
 )
 OURS = App(
     "ours",
-    ROOT / "app" / "main.py",
+    ROOT / "app" / "serve.py",  # what `make run` serves
     box="[data-testid='stSidebar'] textarea",
     key="Control+Enter",  # st.text_area applies on Ctrl/⌘+Enter (or on blur); Enter is a newline
     watch=".js-plotly-plot",  # the token-vector heatmap labels its rows with the tokens
