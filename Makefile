@@ -12,7 +12,7 @@ TEST_STAMP := $(VENV)/.test-installed
 .PHONY: run test lint bench chromium clean
 
 run: $(APP_STAMP)
-	$(PY) -m streamlit run app/serve.py
+	$(PY) -m streamlit run app/main.py
 
 test: $(TEST_STAMP) chromium
 	$(PY) -m pytest

@@ -18,7 +18,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -105,7 +105,7 @@ BLANK = App(
 )
 OURS = App(
     "ours",
-    ROOT / "app" / "serve.py",  # what `make run` serves
+    ROOT / "app" / "main.py",  # what `make run` serves
     box="[data-testid='stSidebar'] textarea",
     key="Control+Enter",  # st.text_area applies on Ctrl/⌘+Enter (or on blur); Enter is a newline
     watch=".js-plotly-plot",  # the token-vector heatmap labels its rows with the tokens
@@ -193,10 +193,14 @@ def main() -> None:
     parser.add_argument("--start-repeat", type=int, default=3, help="fresh server starts per app")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured submits first")
     parser.add_argument("--width", type=int, default=1280, help="viewport width in CSS px")
+    parser.add_argument(
+        "--script", type=Path, default=OURS.script, help="our entry script (default app/main.py)"
+    )
     args = parser.parse_args()
-    apps = [BLANK, OURS]
+    ours = replace(OURS, script=args.script.resolve())
+    apps = [BLANK, ours]
     print(
-        f"App latency, blank Streamlit page vs {OURS.script.relative_to(ROOT)}; viewport "
+        f"App latency, blank Streamlit page vs {ours.script.relative_to(ROOT)}; viewport "
         f"{args.width}x{HEIGHT}; medians of {args.repeat} submits and {args.start_repeat} starts"
     )
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())

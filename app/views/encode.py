@@ -145,13 +145,15 @@ with st.container(horizontal=True, gap="large"):
     vectors = charts.token_vector_heatmap(
         fwd.hidden_states[-1, pick, : len(enc)], enc.tokens, f"sentence {pick + 1}"
     )
-    st.plotly_chart(vectors, key="vectors", width=840 if B > 1 else "stretch")
+    st.plotly_chart(vectors, key="vectors", width=840 if B > 1 else "stretch", theme=None)
     if B > 1:
         with st.container(width=520):
             pooled = mean_pool(fwd.hidden_states[-1], fwd.attention_mask)
             sim = cosine_matrix(pooled)
             st.plotly_chart(
-                charts.similarity_heatmap(sim, sentences, "sentence similarity"), key="similarity"
+                charts.similarity_heatmap(sim, sentences, "sentence similarity"),
+                key="similarity",
+                theme=None,
             )
             st.caption(
                 "Mean of each sentence's real-token vectors (padding excluded), then cosine."
