@@ -49,9 +49,7 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(
-    script: Path = ROOT / "app" / "main.py", timeout: float = 90
-) -> Iterator[str]:
+def streamlit_server(script: Path = ROOT / "app" / "main.py", timeout: float = 90) -> Iterator[str]:
     """Start `streamlit run script` on a free loopback port; yield its base URL."""
     port = free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]

@@ -1,5 +1,6 @@
-"""all-MiniLM-L6-v2 in our Encoder: parity with transformers and sentence-transformers, and a
-loader that refuses tampered, incomplete or foreign checkpoints (safetensors only, never pickle).
+"""all-MiniLM-L6-v2 in our Encoder: parity with transformers.BertModel and sentence-transformers.
+
+Refusing bad checkpoints is tested in test_checkpoints.py.
 
 Everything is loaded from the local package folder ``minilm_dir()``; nothing touches the network.
 """
@@ -7,11 +8,9 @@ Everything is loaded from the local package folder ``minilm_dir()``; nothing tou
 from __future__ import annotations
 
 import copy
-import json
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from encoder.pretrained import load_minilm, minilm_dir
 
@@ -100,17 +99,6 @@ def hf_bert():
 def sbert():
     sentence_transformers = pytest.importorskip("sentence_transformers")
     return sentence_transformers.SentenceTransformer(str(minilm_dir()), device="cpu")
-
-
-@pytest.fixture(scope="module")
-def tensors() -> dict[str, torch.Tensor]:
-    """The original checkpoint's tensors, to build broken variants from."""
-    return load_file(str(minilm_dir() / "model.safetensors"))
-
-
-@pytest.fixture(scope="module")
-def config() -> dict:
-    return json.loads((minilm_dir() / "config.json").read_text())
 
 
 def run_both(model, hf_bert, input_ids, attention_mask):
