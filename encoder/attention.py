@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -25,7 +26,11 @@ def scaled_dot_product_attention(
     scores = (q * (1.0 / math.sqrt(q.size(-1)))) @ k.transpose(-2, -1)  # (B, H, Sq, Sk)
     if mask is not None:
         scores = scores.add_(mask)  # in place: the matmul's output is not needed for backward
-    weights = scores.softmax(dim=-1)  # rows sum to 1 over real keys, exactly 0 on padded keys
+    # rows sum to 1 over real keys, exactly 0 on padded keys
+    if scores.requires_grad:
+        weights = scores.softmax(dim=-1)
+    else:  # no autograd: reuse the scores' buffer instead of allocating another (B, H, S, S)
+        weights = torch.softmax(scores, dim=-1, out=scores)
     if dropout_p > 0.0:
         weights = F.dropout(weights, p=dropout_p)
     return weights @ v, weights  # (B, H, Sq, Dh), (B, H, Sq, Sk)
