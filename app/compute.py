@@ -65,6 +65,9 @@ def model_for(choice: ModelChoice) -> Encoder:
     return scratch_model(choice.config, choice.seed, choice.train)
 
 
+MAX_FLOATS = 64_000_000  # 256 MB of float32 kept per forward result: the cache holds several
+
+
 @dataclass(frozen=True)
 class Forward:
     """One forward pass over the sidebar's sentences, as plain numpy for the pages."""
@@ -73,7 +76,7 @@ class Forward:
     input_ids: np.ndarray  # (B, S)
     attention_mask: np.ndarray  # (B, S) 1 = real token
     hidden_states: np.ndarray  # (L + 1, B, S, D): embeddings first, then each layer
-    attentions: np.ndarray  # (L, B, H, S, S) query rows, key columns
+    attentions: np.ndarray | None  # (L, B, H, S, S) query rows, key columns; None unless asked
     config: EncoderConfig
     parameters: list[tuple[str, int]]  # per module, total last
 
@@ -82,33 +85,50 @@ class Forward:
         return [e.tokens for e in self.encodings]
 
 
-@st.cache_data(show_spinner=False, max_entries=24)
-def forward(choice: ModelChoice, sentences: tuple[str, ...]) -> Forward:
-    """Tokenize, pad and encode; raises ValueError with a readable message on bad input."""
+@st.cache_data(show_spinner="Encoding…", max_entries=24)
+def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = False) -> Forward:
+    """Tokenize, pad and encode; raises ValueError with a readable message on bad input.
+
+    Pages that draw attention ask for ``attentions``; the others take the fast path.
+    """
     model = model_for(choice)
     batch = tokenizer().encode_batch(list(sentences), max_len=choice.max_len)
+    check_size(model.cfg, *batch.input_ids.shape, attentions)
     with torch.inference_mode():
         if choice.train:
             with _TRAIN_LOCK, torch.random.fork_rng():
                 torch.manual_seed(choice.seed)  # the same dropout masks for everyone
-                out = _run(model, batch)
+                out = _run(model, batch, attentions)
         else:
-            out = _run(model, batch)
+            out = _run(model, batch, attentions)
     return Forward(
         encodings=batch.encodings,
         input_ids=batch.input_ids.numpy(),
         attention_mask=batch.attention_mask.numpy(),
         hidden_states=torch.stack(out.hidden_states).numpy(),
-        attentions=torch.stack(out.attentions).numpy(),
+        attentions=torch.stack(out.attentions).numpy() if attentions else None,
         config=model.cfg,
         parameters=parameter_counts(model),
     )
 
 
-def _run(model: Encoder, batch):
+def check_size(cfg: EncoderConfig, batch: int, seq: int, attentions: bool) -> None:
+    """Refuse, with what to change, a result too big to keep: (L+1)·B·S·D (+ L·B·H·S²) floats."""
+    floats = (cfg.n_layers + 1) * batch * seq * cfg.d_model
+    if attentions:
+        floats += cfg.n_layers * batch * cfg.n_heads * seq * seq
+    if floats > MAX_FLOATS:
+        raise ValueError(
+            f"{batch} sentence(s) of {seq} tokens through {cfg.n_layers} layers would keep "
+            f"{floats * 4 / 1e6:,.0f} MB of internals (the limit is {MAX_FLOATS * 4 / 1e6:,.0f} "
+            "MB). Use fewer sentences, a smaller max_len, or fewer layers."
+        )
+
+
+def _run(model: Encoder, batch, attentions: bool):
     return model(
         batch.input_ids,
         batch.attention_mask,
-        output_attentions=True,
+        output_attentions=attentions,
         output_hidden_states=True,
     )

@@ -15,8 +15,12 @@ def config_source(cfg: EncoderConfig) -> str:
     return f"EncoderConfig({args})"
 
 
-def python_snippet(choice: ModelChoice, sentences: list[str]) -> str:
-    """A runnable script: same model, same sentences, same outputs as the page."""
+def python_snippet(choice: ModelChoice, sentences: list[str], attentions: bool = False) -> str:
+    """A runnable script: same model, same sentences, same outputs as the page.
+
+    ``attentions`` must match the page's forward pass: in train mode the manual attention and
+    the fused fast path draw different dropout masks.
+    """
     lines = ["import torch", ""]
     if choice.kind == PRETRAINED:
         lines += [
@@ -42,10 +46,13 @@ def python_snippet(choice: ModelChoice, sentences: list[str]) -> str:
         "    out = model(",
         "        batch.input_ids,",
         "        batch.attention_mask,  # 1 = real token, 0 = padding",
-        "        output_attentions=True,",
-        "        output_hidden_states=True,",
+        f"        output_attentions={attentions},  # per-head weights, one tensor per layer",
+        "        output_hidden_states=True,  # embeddings, then every layer's output",
         "    )",
         "print(out.last_hidden_state.shape)  # (batch, seq, d_model)",
-        "print(len(out.attentions), out.attentions[0].shape)  # (batch, heads, seq, seq)",
     ]
+    if attentions:
+        lines.append(
+            "print(len(out.attentions), out.attentions[0].shape)  # (batch, heads, seq, seq)"
+        )
     return "\n".join(lines) + "\n"

@@ -224,3 +224,26 @@ def test_snippet_reproduces_the_page_numbers():
     ours = namespace["out"].last_hidden_state[0].numpy()
     shown = array(plotly_specs(at)[0]["data"][0]["z"])
     np.testing.assert_allclose(shown, ours, rtol=0, atol=1e-6)
+
+
+def test_snippet_reproduces_train_mode_dropout_too():
+    at = scratch(d_model=32, n_layers=1, d_ff=64, dropout=0.5)
+    at.toggle(key="train").set_value(True).run()
+    at.number_input(key="seed").set_value(3).run()
+    namespace: dict = {}
+    exec(
+        compile(at.code[0].value.replace("print(", "(lambda *a: None)("), "snippet", "exec"),
+        namespace,
+    )
+    shown = array(plotly_specs(at)[0]["data"][0]["z"])
+    np.testing.assert_allclose(shown, namespace["out"].last_hidden_state[0].numpy(), atol=1e-6)
+
+
+def test_results_too_big_to_keep_are_refused_with_what_to_change():
+    from app.compute import check_size
+    from encoder import EncoderConfig
+
+    cfg = EncoderConfig(d_model=768, n_heads=16, n_layers=12, d_ff=3072)
+    check_size(cfg, 8, 512, attentions=False)  # the largest the sidebar allows: 164 MB, kept
+    with pytest.raises(ValueError, match="Use fewer sentences, a smaller max_len, or fewer layers"):
+        check_size(cfg, 8, 512, attentions=True)  # 1.8 GB of attention maps
