@@ -27,6 +27,14 @@ class Encoding:
         return self.n_total > len(self.ids)
 
     @property
+    def cut_at(self) -> int | None:
+        """Character offset in ``text`` where truncation cut it; None when nothing was cut."""
+        if not self.truncated:
+            return None
+        pairs = zip(self.offsets, self.special, strict=True)
+        return max((end for (_, end), special in pairs if not special), default=0)
+
+    @property
     def truncation_message(self) -> str | None:
         """ "kept the first 128 of 301 tokens", or None when nothing was cut."""
         if not self.truncated:

@@ -325,3 +325,11 @@ def test_from_file_missing_or_malformed(tmp_path):
     bad.write_text("{not json")
     with pytest.raises(ValueError, match=r"not a valid tokenizer\.json"):
         Tokenizer.from_file(bad)
+
+
+def test_truncation_says_where_the_text_was_cut(tok):
+    text = "one two three four five six"
+    enc = tok.encode(text, max_len=5)  # [CLS] one two three [SEP]
+    assert enc.tokens == ["[CLS]", "one", "two", "three", "[SEP]"]
+    assert enc.cut_at == len("one two three") and text[enc.cut_at :] == " four five six"
+    assert tok.encode(text).cut_at is None

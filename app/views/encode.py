@@ -50,8 +50,9 @@ except ValueError as err:
 for i, enc in enumerate(fwd.encodings):
     if enc.truncated:
         st.warning(
-            f"Sentence {i + 1}: {enc.truncation_message} (max_len is {choice.max_len}; "
-            "raise it in the sidebar to keep more)."
+            f"Sentence {i + 1}: {enc.truncation_message}, cut after character {enc.cut_at:,} "
+            f"of {len(enc.text):,} (max_len is {choice.max_len}; raise it in the sidebar to "
+            "keep more)."
         )
 
 B, S = fwd.input_ids.shape
