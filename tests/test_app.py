@@ -247,3 +247,12 @@ def test_results_too_big_to_keep_are_refused_with_what_to_change():
     check_size(cfg, 8, 512, attentions=False)  # the largest the sidebar allows: 164 MB, kept
     with pytest.raises(ValueError, match="Use fewer sentences, a smaller max_len, or fewer layers"):
         check_size(cfg, 8, 512, attentions=True)  # 1.8 GB of attention maps
+
+
+def test_picked_sentence_survives_a_shorter_batch():
+    at = new_app()
+    at.text_area(key="text").set_value("a\nb\nc").run()
+    at.selectbox(key="encode_sentence").set_value(2).run()
+    at.text_area(key="text").set_value("a\nb").run()  # sentence 3 is gone
+    assert_clean(at)
+    assert at.selectbox(key="encode_sentence").value == 0
