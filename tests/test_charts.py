@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -96,3 +98,19 @@ def test_config_source_names_only_changed_fields():
     assert config_source(EncoderConfig()) == "EncoderConfig()"
     cfg = EncoderConfig(d_model=64, n_heads=4, activation="gelu")
     assert eval(config_source(cfg)) == cfg
+
+
+def test_readme_python_example_runs(capsys):
+    text = (ROOT / "README.md").read_text()
+    code = text.split("```python\n", 1)[1].split("```", 1)[0]
+    exec(compile(code, "README.md", "exec"), {})
+    assert "torch.Size([2, 7, 384]) 7 torch.Size([2, 12, 7, 7])" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args", [["check", "."], ["format", "--check", "."]])
+def test_ruff_is_clean(args):
+    ruff = Path(sys.executable).with_name("ruff")
+    if not ruff.exists():
+        pytest.skip("ruff is not installed in this environment")
+    done = subprocess.run([str(ruff), *args], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
