@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -12,8 +10,6 @@ from app.snippet import config_source
 from app.state import closest, head_options, split_sentences
 from encoder import EncoderConfig
 from encoder.analysis import cosine_matrix, mean_pool
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_token_heatmap_labels_are_unique_escaped_and_rows_follow_tokens():
