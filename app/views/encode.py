@@ -104,7 +104,7 @@ with st.container(horizontal=True, gap="large"):
             "  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words)
         )
         st.dataframe(token_rows(), hide_index=True, height=min(420, 38 + 35 * S), key="tokens")
-    with st.container(width="stretch"):
+    with st.container(width=680):  # beside the tokens on a projector, below them on a laptop
         st.caption(
             f"The padded batch: {B} × {S} token ids. attention_mask is 1 on real tokens and 0 "
             "on the grey [PAD] cells, which attention ignores."
