@@ -80,10 +80,6 @@ class Forward:
     config: EncoderConfig
     parameters: list[tuple[str, int]]  # per module, total last
 
-    @property
-    def tokens(self) -> list[list[str]]:
-        return [e.tokens for e in self.encodings]
-
 
 @st.cache_data(show_spinner="Encoding…", max_entries=24)
 def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = False) -> Forward:

@@ -14,6 +14,7 @@ if str(ROOT) not in sys.path:  # `streamlit run app/main.py` from a clean checko
 
 from app import state  # noqa: E402
 from encoder import EncoderConfig  # noqa: E402
+from encoder.config import POSITIONAL_KINDS  # noqa: E402
 
 st.set_page_config(page_title="Encoder Explorer", page_icon=":material/hub:", layout="wide")
 
@@ -124,7 +125,7 @@ def scratch_controls() -> EncoderConfig:
     )
     positional = st.selectbox(
         "Positional encoding",
-        ["sinusoidal", "learned"],
+        POSITIONAL_KINDS,
         key="positional",
         bind="query-params",
     )

@@ -17,7 +17,7 @@ from encoder import EncoderConfig
 from encoder.config import divisors
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
-EXAMPLES: dict[str, list[str]] = json.loads((ASSETS / "examples.json").read_text())
+EXAMPLES: dict[str, str] = json.loads((ASSETS / "examples.json").read_text())
 
 PRETRAINED = "pretrained"
 SCRATCH = "scratch"

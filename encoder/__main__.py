@@ -48,17 +48,15 @@ def main(argv: list[str] | None = None) -> int:
             raise ValueError(
                 f"--vocab ({args.vocab}) needs at least 2 tokens: padding and one real"
             )
-        if not 0 <= args.seed < 2**63:
-            raise ValueError(f"--seed ({args.seed}) must be from 0 to 2**63 - 1")
         if args.batch < 1 or args.seq < 1:
             raise ValueError(f"--batch ({args.batch}) and --seq ({args.seq}) must be positive")
         if args.seq > args.max_len:
             raise ValueError(f"--seq ({args.seq}) must not exceed --max-len ({args.max_len})")
+        model = Encoder(cfg, seed=args.seed).eval()  # checks the seed's range
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
 
-    model = Encoder(cfg, seed=args.seed).eval()
     gen = torch.Generator().manual_seed(args.seed)
     # the first row is full length, the others random lengths; padding positions hold pad_id
     lengths = torch.randint(1, args.seq + 1, (args.batch,), generator=gen)

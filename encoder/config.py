@@ -35,9 +35,9 @@ class EncoderConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
-            _check_int(name, getattr(self, name), minimum=1)
-        _check_int("pad_id", self.pad_id, minimum=0)
-        _check_int("type_vocab_size", self.type_vocab_size, minimum=0)
+            check_int(name, getattr(self, name), minimum=1)
+        check_int("pad_id", self.pad_id, minimum=0)
+        check_int("type_vocab_size", self.type_vocab_size, minimum=0)
         if self.pad_id >= self.vocab_size:
             raise ValueError(
                 f"pad_id ({self.pad_id}) must be a token id below vocab_size ({self.vocab_size})"
@@ -88,7 +88,8 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _check_int(name: str, value: object, *, minimum: int) -> None:
+def check_int(name: str, value: object, *, minimum: int) -> None:
+    """Refuse a value that is not a whole number (bools excluded) of at least ``minimum``."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{name} ({value!r}) must be a whole number")
     if value < minimum:

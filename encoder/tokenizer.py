@@ -9,6 +9,8 @@ import torch
 from tokenizers import Tokenizer as _HFTokenizer
 from torch import Tensor
 
+from .config import check_int
+
 
 @dataclass(frozen=True)
 class Encoding:
@@ -49,15 +51,15 @@ class Encoding:
 
         A word's text is its span in the original text; a special token stands alone.
         """
-        groups: list[tuple[str, list[int]]] = []
+        groups: list[list[int]] = []
         last_word = None
         for i, (word, special) in enumerate(zip(self.word_ids, self.special, strict=True)):
             if not special and word is not None and word == last_word:
-                groups[-1][1].append(i)
+                groups[-1].append(i)
             else:
-                groups.append(("", [i]))
+                groups.append([i])
             last_word = None if special else word
-        return [(self._span_text(idx), idx) for _, idx in groups]
+        return [(self._span_text(idx), idx) for idx in groups]
 
     def _span_text(self, indices: list[int]) -> str:
         if self.special[indices[0]]:
@@ -119,10 +121,8 @@ class Tokenizer:
         """
         if not isinstance(text, str):
             raise ValueError(f"text must be a string, got {type(text).__name__}")
-        if max_len is not None and (
-            not isinstance(max_len, int) or isinstance(max_len, bool) or max_len < 1
-        ):
-            raise ValueError(f"max_len ({max_len!r}) must be a positive whole number")
+        if max_len is not None:
+            check_int("max_len", max_len, minimum=1)
         # a lone surrogate (half of an emoji, say) cannot be UTF-8: it becomes one "?", so
         # character offsets still line up with the text
         text = text.encode("utf-8", "replace").decode("utf-8")

@@ -67,10 +67,13 @@ if B > 1:
 enc = fwd.encodings[pick]
 
 
+words = enc.words()
+
+
 def token_rows() -> pd.DataFrame:
     """The picked sentence's tokens, pieces grouped under their word, then its padding."""
     rows = []
-    for word, idx in enc.words():
+    for word, idx in words:
         for k, i in enumerate(idx):
             kind = "special" if enc.special[i] else ("word piece" if k else "word")
             rows.append((i, enc.tokens[i], enc.ids[i], word, kind))
@@ -99,7 +102,6 @@ st.subheader("1 · Tokens")
 with st.container(horizontal=True, gap="large"):
     with st.container(width=560):
         st.caption("Pieces of one word are joined with ·")
-        words = enc.words()
         st.text(
             "  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words)
         )
