@@ -16,12 +16,37 @@ from app import state  # noqa: E402
 from encoder import EncoderConfig  # noqa: E402
 from encoder.config import POSITIONAL_KINDS  # noqa: E402
 
-st.set_page_config(page_title="Encoder Explorer", page_icon=":material/hub:", layout="wide")
+# the icon ships with the app: a classroom without internet still gets it
+st.set_page_config(
+    page_title="Encoder Explorer", page_icon=str(state.ASSETS / "favicon.png"), layout="wide"
+)
 
 PAGES = [
     st.Page(
         "views/encode.py", title="Encode", icon=":material/input:", url_path="encode", default=True
     ),
+    st.Page(
+        "views/attention.py", title="Attention", icon=":material/grid_on:", url_path="attention"
+    ),
+    st.Page(
+        "views/positional.py", title="Positions", icon=":material/waves:", url_path="positional"
+    ),
+    st.Page(
+        "views/projections.py",
+        title="Layer by layer",
+        icon=":material/scatter_plot:",
+        url_path="projections",
+    ),
+    st.Page(
+        "views/padding.py",
+        title="Padding & masks",
+        icon=":material/check_box_outline_blank:",
+        url_path="padding",
+    ),
+    st.Page(
+        "views/inside_layer.py", title="Inside a layer", icon=":material/layers:", url_path="inside"
+    ),
+    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
 ]
 
 
@@ -34,6 +59,8 @@ def sentences_controls() -> None:
         help=f"Each line is one sentence; several lines make a padded batch "
         f"(up to {state.MAX_SENTENCES}).",
     )
+    # the picker names the example on screen, and goes blank once the text is edited
+    st.session_state["example"] = state.example_name(st.session_state[state.TEXT])
     st.selectbox(
         "Or load an example",
         list(state.EXAMPLES),
@@ -42,13 +69,31 @@ def sentences_controls() -> None:
         key="example",
         on_change=_load_example,
     )
+    if st.session_state.get(UNDO) is not None and st.session_state["example"] is not None:
+        st.button(
+            "Bring back my text",
+            icon=":material/undo:",
+            key="restore_text",
+            on_click=_restore_text,
+            help="Loading the example replaced the text you had typed; this puts it back.",
+        )
+
+
+UNDO = "text_before_example"
 
 
 def _load_example() -> None:
     name = st.session_state.get("example")
-    if name:
-        st.session_state[state.TEXT] = state.EXAMPLES[name]
-        st.session_state["example"] = None
+    if not name:
+        return
+    text = st.session_state[state.TEXT]
+    if state.example_name(text) is None and text.strip():  # typed text: keep it for undo
+        st.session_state[UNDO] = text
+    st.session_state[state.TEXT] = state.EXAMPLES[name]
+
+
+def _restore_text() -> None:
+    st.session_state[state.TEXT] = st.session_state.pop(UNDO)
 
 
 def model_controls() -> state.ModelChoice:
@@ -57,7 +102,7 @@ def model_controls() -> state.ModelChoice:
         "Model",
         list(state.MODEL_OPTIONS),
         captions=["all-MiniLM-L6-v2, real weights", "random weights, your architecture"],
-        key="model",
+        key=state.linked("model"),
         bind="query-params",
         index=list(state.MODEL_OPTIONS).index(d["model"]),
     )
@@ -73,7 +118,7 @@ def model_controls() -> state.ModelChoice:
         "max_len (tokens kept per sentence)",
         max_len_options,
         value=d["max_len"],
-        key="max_len",
+        key=state.linked("max_len"),
         bind="query-params",
         help="Longer sentences are cut to this many tokens, and the page says so.",
     )
@@ -82,7 +127,7 @@ def model_controls() -> state.ModelChoice:
     train = st.toggle(
         "Train mode (dropout on)",
         value=d["train"],
-        key="train",
+        key=state.linked("train"),
         bind="query-params",
         help="In train mode dropout zeroes random activations: run it twice with different "
         "seeds and the outputs change. Eval mode (off) is deterministic.",
@@ -93,7 +138,7 @@ def model_controls() -> state.ModelChoice:
         max_value=2**31 - 1,
         value=d["seed"],
         step=1,
-        key="seed",
+        key=state.linked("seed"),
         bind="query-params",
         help="The same seed gives everyone in the room the same weights.",
     )
@@ -103,39 +148,56 @@ def model_controls() -> state.ModelChoice:
 def scratch_controls() -> EncoderConfig:
     d = state.DEFAULTS
     d_model = st.select_slider(
-        "d_model", state.D_MODEL_OPTIONS, value=d["d_model"], key="d_model", bind="query-params"
+        "d_model",
+        state.D_MODEL_OPTIONS,
+        value=d["d_model"],
+        key=state.linked("d_model"),
+        bind="query-params",
     )
     heads = state.head_options(d_model)
-    current = st.session_state.get("n_heads", d["n_heads"])
+    # a d_model change can leave n_heads without a valid choice: snap it before the slider
+    # runs. The slider's default stays fixed: a default that followed the value would make
+    # every value "the default", and the URL would never carry n_heads.
+    if st.session_state.get("n_heads", d["n_heads"]) not in heads:
+        st.session_state["n_heads"] = state.closest(heads, st.session_state["n_heads"])
     n_heads = st.select_slider(
         "n_heads (only divisors of d_model)",
         heads,
-        value=state.closest(heads, current),
-        key="n_heads",
+        value=d["n_heads"],
+        key=state.linked("n_heads"),
         bind="query-params",
     )
     n_layers = st.slider(
-        "n_layers", 1, 12, value=d["n_layers"], key="n_layers", bind="query-params"
+        "n_layers", 1, 12, value=d["n_layers"], key=state.linked("n_layers"), bind="query-params"
     )
     d_ff = st.select_slider(
-        "d_ff", state.D_FF_OPTIONS, value=d["d_ff"], key="d_ff", bind="query-params"
+        "d_ff", state.D_FF_OPTIONS, value=d["d_ff"], key=state.linked("d_ff"), bind="query-params"
     )
     dropout = st.slider(
-        "dropout", 0.0, 0.9, value=d["dropout"], step=0.05, key="dropout", bind="query-params"
+        "dropout",
+        0.0,
+        0.9,
+        value=d["dropout"],
+        step=0.05,
+        key=state.linked("dropout"),
+        bind="query-params",
     )
     positional = st.selectbox(
         "Positional encoding",
         POSITIONAL_KINDS,
-        key="positional",
+        key=state.linked("positional"),
         bind="query-params",
     )
     activation = st.selectbox(
-        "Activation", list(state.ACTIVATION_OPTIONS), key="activation", bind="query-params"
+        "Activation",
+        list(state.ACTIVATION_OPTIONS),
+        key=state.linked("activation"),
+        bind="query-params",
     )
     norm = st.selectbox(
         "LayerNorm placement",
         list(state.NORM_OPTIONS),
-        key="norm",
+        key=state.linked("norm"),
         bind="query-params",
         help="post-norm (the paper, BERT): LayerNorm(x + sublayer(x)). "
         "pre-norm: x + sublayer(LayerNorm(x)), then one final LayerNorm.",
@@ -155,8 +217,8 @@ def scratch_controls() -> EncoderConfig:
 def share_control() -> None:
     fits = state.sync_text_param(st.session_state[state.TEXT])
     with st.popover("Share this view", icon=":material/link:", width="stretch"):
+        query = urlencode(state.share_query(st.session_state[state.TEXT]), doseq=True)
         base = st.context.url or ""
-        query = urlencode(st.query_params.to_dict())
         st.caption("Anyone who opens this link sees this page with these settings.")
         st.code(f"{base}?{query}" if query else base, language=None, wrap_lines=True)
         if not fits:
@@ -166,18 +228,36 @@ def share_control() -> None:
             )
 
 
+def link_notice(asked: dict[str, str]) -> None:
+    problems = state.link_problems(asked, state.linked_keys())
+    if problems:
+        st.warning(
+            "This link could not be followed exactly:\n" + "\n".join(f"- {p}" for p in problems),
+            icon=":material/link_off:",
+        )
+
+
+# Streamlit fades a page to a third while it reruns; a long forward pass then leaves it
+# unreadable. Keep it legible (the spinner at the top says what is being computed).
+st.html("<style>[data-stale='true'] { opacity: 0.75 !important; }</style>")
+
 first_run = "choice" not in st.session_state
 asked = st.query_params.to_dict() if first_run else {}
+state.begin_run()
 with st.sidebar:
     st.markdown("### :material/hub: Encoder Explorer")
     sentences_controls()
     st.divider()
     st.session_state["choice"] = model_controls()
-    for problem in state.link_problems(asked, {state.TEXT, *state.DEFAULTS}):
-        st.warning(f"This link's {problem}.", icon=":material/link_off:")
     st.divider()
+    share_slot = st.container()
+notices = st.container()  # above every page: what a link asked for and could not get
 
 page = st.navigation(PAGES)
-with st.sidebar:
-    share_control()
-page.run()
+try:
+    page.run()
+finally:  # also after a page's st.stop(): the link must name the page's own widgets too
+    with share_slot:
+        share_control()
+    with notices:
+        link_notice(asked)

@@ -6,13 +6,28 @@ from encoder import EncoderConfig
 
 from .state import PRETRAINED, ModelChoice
 
+# the fields the sidebar sets: always written, even when they equal the library's defaults
+SIDEBAR_FIELDS = (
+    "d_model",
+    "n_heads",
+    "n_layers",
+    "d_ff",
+    "dropout",
+    "max_len",
+    "positional",
+    "activation",
+    "norm_first",
+)
+
 
 def config_source(cfg: EncoderConfig) -> str:
-    """EncoderConfig(...) naming only the fields that differ from the defaults."""
+    """EncoderConfig(...) naming every field the sidebar sets and any other that differs."""
     default = EncoderConfig()
-    changed = {k: v for k, v in cfg.to_dict().items() if getattr(default, k) != v}
-    args = ", ".join(f"{k}={v!r}" for k, v in changed.items())
-    return f"EncoderConfig({args})"
+    fields = {
+        k: v for k, v in cfg.to_dict().items() if k in SIDEBAR_FIELDS or getattr(default, k) != v
+    }
+    args = "".join(f"\n    {k}={v!r}," for k, v in fields.items())
+    return f"EncoderConfig({args}\n)"
 
 
 def python_snippet(choice: ModelChoice, sentences: list[str], attentions: bool = False) -> str:
@@ -22,6 +37,9 @@ def python_snippet(choice: ModelChoice, sentences: list[str], attentions: bool =
     the fused fast path draw different dropout masks.
     """
     lines = ["import torch", ""]
+    mode = (
+        "train()  # train mode: dropout on" if choice.train else "eval()  # eval mode: no dropout"
+    )
     if choice.kind == PRETRAINED:
         lines += [
             "from encoder.pretrained import load_minilm",
@@ -34,13 +52,15 @@ def python_snippet(choice: ModelChoice, sentences: list[str], attentions: bool =
             "from encoder.tokenizer import default_tokenizer",
             "",
             f"config = {config_source(choice.config)}",
-            f"model = Encoder(config, seed={choice.seed}).eval()",
+            f"model = Encoder(config, seed={choice.seed}).{mode}",
             "tokenizer = default_tokenizer()  # bert-base-uncased WordPiece",
         ]
     if choice.train:
-        lines += [f"model.train()  # dropout on\ntorch.manual_seed({choice.seed})"]
+        if choice.kind == PRETRAINED:
+            lines.append("model.train()  # train mode: dropout on")
+        lines.append(f"torch.manual_seed({choice.seed})  # the page's dropout masks")
     lines += [
-        f"sentences = {sentences!r}",
+        "sentences = [" + "".join(f"\n    {t!r}," for t in sentences) + "\n]",
         f"batch = tokenizer.encode_batch(sentences, max_len={choice.max_len})",
         "with torch.inference_mode():",
         "    out = model(",

@@ -1,13 +1,16 @@
 """Session-state keys, defaults and widget options, in one place.
 
-Every sidebar widget is bound to the URL (``bind="query-params"``): its key is the query
-parameter's name, and a value equal to the default is left out of the URL. The sentences are
-synced by hand (``sync_text_param``) because a pasted essay must not end up in a link.
+Every widget of a view, in the sidebar and on the pages, is bound to the URL
+(``bind="query-params"``): its key is the query parameter's name, and the address bar leaves
+out a value equal to the default. The sentences are synced by hand (``sync_text_param``)
+because a pasted essay must not end up in a link. "Share this view" rebuilds the link from the
+session's values (``share_query``), so it always names what is on screen.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,6 +88,11 @@ def split_sentences(text: str) -> tuple[list[str], int]:
     return lines[:MAX_SENTENCES], len(lines)
 
 
+def example_name(text: str) -> str | None:
+    """The example whose text this is, or None for text the user typed or edited."""
+    return next((name for name, value in EXAMPLES.items() if value == text), None)
+
+
 def init_text() -> None:
     """Seed the text area once per session: from the link's ?text= if present."""
     if TEXT not in st.session_state:
@@ -92,30 +100,113 @@ def init_text() -> None:
 
 
 def sync_text_param(text: str) -> bool:
-    """Put the sentences in the URL; False (and no param) when they are too long for a link."""
+    """Put the sentences in the URL; False (and no param) when they are too long for a link.
+
+    Writes only when the URL's text must change: every write re-sends the server's copy of the
+    query string, which lags behind what bound widgets wrote in the browser.
+    """
     fits = len(text) <= MAX_LINK_TEXT
-    if fits and text != DEFAULT_TEXT:
-        st.query_params[TEXT] = text
-    elif TEXT in st.query_params:
-        del st.query_params[TEXT]
+    wanted = text if fits and text != DEFAULT_TEXT else None
+    if st.query_params.get(TEXT) != wanted:
+        if wanted is None:
+            del st.query_params[TEXT]
+        else:
+            st.query_params[TEXT] = wanted
     return fits
 
 
-def link_problems(asked: dict[str, str], known: set[str]) -> list[str]:
-    """Link parameters that were not applied as written: unknown names or refused values.
+# ---- the shareable link -------------------------------------------------------------------
+# Every widget that is part of a view is bound to the URL with its key as the parameter name.
+# Rule for bound widgets: no format_func. The URL then carries str(value) (Streamlit writes the
+# formatted option), so share_query() can rebuild the link from session state alone.
 
-    ``asked`` is the URL's query on the session's first run, read before the widgets run;
-    afterwards every known key holds the value the widget actually took.
+_LINKED = "_linked_keys"
+
+
+def begin_run() -> None:
+    """Forget last run's bound keys: each run registers the widgets it shows."""
+    st.session_state[_LINKED] = []
+
+
+def linked(key: str) -> str:
+    """Register a widget key as part of the link; returns the key, for ``key=linked("layer")``."""
+    keys = st.session_state.setdefault(_LINKED, [])
+    if key not in keys:
+        keys.append(key)
+    return key
+
+
+def linked_keys() -> list[str]:
+    return list(st.session_state.get(_LINKED, []))
+
+
+def url_value(value: object) -> str | list[str]:
+    """A widget value as Streamlit writes it into the URL (and parses it back)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (list, tuple)):
+        return [str(url_value(v)) for v in value]
+    return str(value)
+
+
+def share_query(text: str) -> dict[str, str | list[str]]:
+    """What a link needs to reproduce this view: the text (if it fits) and every bound widget.
+
+    Sidebar values equal to their defaults are left out, as the address bar does; page widgets
+    are always written, so a link names the layer, head or sentence it shows.
+    """
+    query: dict[str, str | list[str]] = {}
+    if len(text) <= MAX_LINK_TEXT and text != DEFAULT_TEXT:
+        query[TEXT] = text
+    for key in linked_keys():
+        if key not in st.session_state:
+            continue
+        value = st.session_state[key]
+        if value is None or (key in DEFAULTS and _same(url_value(DEFAULTS[key]), value)):
+            continue
+        query[key] = url_value(value)
+    return query
+
+
+def link_problems(asked: dict[str, str], known: list[str]) -> list[str]:
+    """Link parameters that were not applied as written, in plain words.
+
+    ``asked`` is the URL's query on the session's first run, read before any widget ran;
+    ``known`` the keys bound this run. Each bound key then holds the value its widget took.
     """
     problems = []
     for key, raw in asked.items():
         if key == TEXT:
             continue
         if key not in known:
-            problems.append(f"ignored unknown link parameter {key!r}")
+            if key in DEFAULTS:
+                problems.append(
+                    f"“{key}” only applies to the From scratch model, so it was ignored."
+                )
+            else:
+                problems.append(
+                    f"“{md_escape(key)}” is not a setting of this page, so it was ignored."
+                )
         elif key in st.session_state and not _same(raw, st.session_state[key]):
-            problems.append(f"{key}={raw!r} is not a valid choice; using {st.session_state[key]}")
+            shown = md_escape(str(url_value(st.session_state[key])))
+            why = ""
+            if key == "n_heads" and "d_model" in st.session_state:
+                why = f" (n_heads must divide d_model, {st.session_state['d_model']})"
+            problems.append(
+                f"{key} = “{md_escape(raw)}” is not a valid choice{why}, so the page shows {shown}."
+            )
     return problems
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def md_escape(text: str, limit: int = 60) -> str:
+    """Text from a URL or the user, shortened and made inert for st.markdown and friends."""
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", text.replace("\n", " "))
 
 
 def _same(raw: str, value: object) -> bool:

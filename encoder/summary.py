@@ -63,3 +63,35 @@ def parameter_counts(model: Encoder) -> list[tuple[str, int]]:
     rows = list(groups.items())
     rows.append(("total", sum(groups.values())))
     return rows
+
+
+def group_layers(stages: list[Stage], n_layers: int) -> list[Stage]:
+    """The trace with its identical layers folded into one block ("each of 6 layers")."""
+    if n_layers < 2:
+        return stages
+    out = []
+    for s in stages:
+        if s.name.startswith("layer 0 "):
+            name = s.name.replace("layer 0 ", f"each of {n_layers} layers: ", 1)
+            note = s.note.replace("hidden_states[1]", f"hidden_states[1 … {n_layers}]")
+            out.append(Stage(name, s.shape, note))
+        elif not s.name.startswith("layer "):
+            out.append(s)
+    return out
+
+
+def group_parameters(rows: list[tuple[str, int]], n_layers: int) -> list[tuple[str, int, int]]:
+    """(module, parameters per copy, copies) with every layer's parts folded into one row each.
+
+    ``rows`` as ``parameter_counts`` returns them, total last; the total stays last.
+    """
+    out: dict[str, tuple[int, int]] = {}
+    for name, count in rows:
+        if name.startswith("layer "):
+            part = name.split(" ", 2)[2]
+            out.setdefault(f"{part} (each layer)", (count, 0))
+            per, copies = out[f"{part} (each layer)"]
+            out[f"{part} (each layer)"] = (per, copies + 1)
+        else:
+            out[name] = (count, 1)
+    return [(name, per, copies) for name, (per, copies) in out.items()]

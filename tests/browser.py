@@ -120,3 +120,20 @@ def wait_painted(page, plotly: int, graphviz: int = 0, timeout: float = 60_000) 
         arg=[plotly, graphviz],
         timeout=timeout,
     )
+
+
+def full_screenshot(page, path: str | Path) -> None:
+    """Screenshot the whole page: Streamlit scrolls inside its main area, not the window, so
+    grow the viewport to the content's height first (then put it back)."""
+    size = page.viewport_size
+    height = page.evaluate(
+        """() => {
+            const main = document.querySelector('[data-testid="stMain"]');
+            const side = document.querySelector('[data-testid="stSidebarContent"]');
+            return Math.max(main ? main.scrollHeight : 0, side ? side.scrollHeight : 0);
+        }"""
+    )
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height + 20)})
+    page.wait_for_timeout(300)  # let charts re-layout to the new size
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(size)

@@ -108,7 +108,7 @@ def test_several_sentences_make_a_padded_batch_and_a_similarity_matrix():
     assert sim.shape == (3, 3)
     np.testing.assert_allclose(np.diag(sim), 1.0, atol=1e-5)
     assert sim[0, 1] > sim[0, 2] + 0.3 and sim[0, 1] > sim[1, 2] + 0.3  # paraphrases closer
-    assert at.selectbox(key="encode_sentence").options[0].startswith("1. A man")
+    assert at.selectbox(key="sentence").options[0].startswith("1 · A man")
 
 
 def test_too_many_sentences_are_cut_with_a_message():
@@ -139,7 +139,8 @@ def test_from_scratch_sliders_rebuild_the_model():
     at = scratch(d_model=96, n_layers=3, d_ff=128)
     (fig,) = plotly_specs(at)
     assert array(fig["data"][0]["z"]).shape[1] == 96
-    assert "EncoderConfig(d_model=96, n_heads=4, n_layers=3, d_ff=128" in at.code[0].value
+    code = at.code[0].value
+    assert "d_model=96,\n    n_heads=4,\n    n_layers=3,\n    d_ff=128," in code
     assert at.select_slider(key="n_heads").options == ["1", "2", "3", "4", "6", "8", "12", "16"]
 
 
@@ -194,26 +195,45 @@ def test_link_parameters_reproduce_a_view():
     assert fig["data"][0]["y"] == ["0 · [CLS]", "1 · hello", "2 · world", "3 · [SEP]"]
 
 
+def link_notice(at: AppTest) -> str:
+    """The link warning, which sits at the top of the page, above the title."""
+    notes = [w.value for w in at.main.warning if w.value.startswith("This link")]
+    assert [w.value for w in at.sidebar.warning] == []
+    return notes[0] if notes else ""
+
+
 def test_broken_link_parameters_fall_back_to_defaults():
     at = new_app(model="bogus", d_model="33", n_layers="999", dropout="x", seed="-4")
     assert_clean(at)
     assert at.radio(key="model").value == "Pretrained"
     assert len(plotly_specs(at)) == 1
-    said = " ".join(w.value for w in at.sidebar.warning)
-    assert "model='bogus' is not a valid choice; using Pretrained" in said
-    assert "seed='-4'" in said
+    said = link_notice(at)
+    assert "model = “bogus” is not a valid choice, so the page shows Pretrained." in said
+    assert "“d_model” only applies to the From scratch model" in said
+    assert "seed = “\\-4”" in said  # markdown-escaped: it renders as -4
     at = new_app(model="From scratch", d_model="33", n_layers="999")
     assert_clean(at)
-    said = " ".join(w.value for w in at.sidebar.warning)
-    assert "d_model='33' is not a valid choice; using 64" in said and "n_layers='999'" in said
+    said = link_notice(at)
+    assert "d_model = “33” is not a valid choice, so the page shows 64." in said
+    assert "n_layers = “999”" in said
+
+
+def test_link_warning_names_snapped_heads_and_escapes_what_it_quotes():
+    at = new_app(model="From scratch", d_model="24", n_heads="16", **{"![x](http://e/i.png)": "1"})
+    assert_clean(at)
+    said = link_notice(at)
+    assert "(n_heads must divide d_model, 24), so the page shows 4." in said
+    assert "![x](" not in said and "\\!\\[x\\]" in said
 
 
 def test_valid_link_raises_no_warning_and_unknown_parameters_are_named():
     at = new_app(model="From scratch", dropout="0.10", train="true", colour="red")
     assert_clean(at)
-    assert [w.value for w in at.sidebar.warning] == [
-        "This link's ignored unknown link parameter 'colour'."
-    ]
+    assert link_notice(at) == (
+        "This link could not be followed exactly:\n"
+        "- “colour” is not a setting of this page, so it was ignored."
+    )
+    assert link_notice(new_app(model="From scratch", d_model="24", n_heads="12")) == ""
 
 
 def test_snippet_reproduces_the_page_numbers():
@@ -252,7 +272,7 @@ def test_results_too_big_to_keep_are_refused_with_what_to_change():
 def test_picked_sentence_survives_a_shorter_batch():
     at = new_app()
     at.text_area(key="text").set_value("a\nb\nc").run()
-    at.selectbox(key="encode_sentence").set_value(2).run()
+    at.selectbox(key="sentence").set_value("3 · c").run()
     at.text_area(key="text").set_value("a\nb").run()  # sentence 3 is gone
     assert_clean(at)
-    assert at.selectbox(key="encode_sentence").value == 0
+    assert at.selectbox(key="sentence").value == "1 · a"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app import charts
+from app.charts import encode as charts
 from app.snippet import config_source
 from app.state import closest, head_options, split_sentences
 from encoder import EncoderConfig
@@ -27,7 +27,8 @@ def test_similarity_heatmap_writes_the_values():
     fig = charts.similarity_heatmap(sim, ["a sentence", "x" * 80], "s")
     heat = fig.data[0]
     assert heat.zmin == -1 and heat.zmax == 1
-    assert heat.x[1].endswith("…") and len(heat.x[1]) < 40
+    assert heat.y[1].endswith("…") and len(heat.y[1]) < 40
+    assert list(heat.x) == ["1", "2"]  # columns carry the number only, so eight still fit
 
 
 @pytest.mark.parametrize("norm_first", [False, True])
@@ -61,7 +62,9 @@ def test_sidebar_helpers():
     assert split_sentences("\n".join("x" * 20)) == (["x"] * 8, 20)
 
 
-def test_config_source_names_only_changed_fields():
-    assert config_source(EncoderConfig()) == "EncoderConfig()"
-    cfg = EncoderConfig(d_model=64, n_heads=4, activation="gelu")
-    assert eval(config_source(cfg)) == cfg
+def test_config_source_names_every_sidebar_field_and_other_changes():
+    source = config_source(EncoderConfig())
+    assert "n_layers=6," in source and "d_model=512," in source  # equal to the defaults
+    assert "vocab_size" not in source
+    cfg = EncoderConfig(d_model=64, n_heads=4, activation="gelu", layer_norm_eps=1e-6)
+    assert eval(config_source(cfg)) == cfg and "layer_norm_eps=1e-06" in config_source(cfg)

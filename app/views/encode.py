@@ -5,68 +5,42 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, compute, state
+from app import state, ui
+from app.charts import encode as charts
 from app.snippet import python_snippet
 from encoder.analysis import cosine_matrix, mean_pool
-from encoder.summary import shape_trace
+from encoder.summary import group_layers, group_parameters, shape_trace
 
 PAD_STYLE = "background-color: #f1f5f9; color: #94a3b8"
 SPECIAL_STYLE = "color: #4f46e5; font-weight: 600"
+GRID_CAPTIONS = {
+    "tokens": "The tokens at each position; grey [PAD] cells are padding.",
+    "ids": "input_ids: the id of each token in the 30,522-token vocabulary ([PAD] is 0, "
+    "[CLS] 101, [SEP] 102).",
+    "mask": "attention_mask: 1 = real token, 0 = padding (grey). Attention gives the 0 "
+    "positions no weight.",
+}
 
-choice: state.ModelChoice = st.session_state["choice"]
-sentences, total = state.split_sentences(st.session_state[state.TEXT])
-
-st.title("Encode")
-st.caption(f"{choice.label} · {'train mode (dropout on)' if choice.train else 'eval mode'}")
-
-with st.expander("What you are looking at, and things to try", expanded=False):
-    st.markdown(
-        "The encoder turns each sentence into **one vector per token**. The tokenizer first "
-        "splits the text into WordPiece tokens (`##` marks a piece that continues a word) and "
-        "adds `[CLS]` and `[SEP]`. Each token id becomes a vector, a position vector is added, "
-        "and every layer lets each token look at the others (attention) before a small "
-        "feed-forward network reworks it. Several sentences are padded to the same length; the "
-        "padding mask keeps `[PAD]` out of attention.\n\n"
-        "**Try this**\n"
-        "- Load *Paraphrases and an outsider*: with the pretrained model the two guitar "
-        "sentences score far higher with each other than with the stock market.\n"
-        "- Switch to *From scratch* and compare the same similarity matrix: random weights "
-        "know nothing, so every pair looks alike.\n"
-        "- Turn on *Train mode* and change the seed: dropout makes the output vectors jump."
-    )
-
-if not sentences:
-    st.info("Type a sentence in the sidebar (one per line) to see it encoded.")
-    st.stop()
-if total > len(sentences):
-    st.warning(f"Kept the first {len(sentences)} of {total} sentences (one per line).")
-
-try:
-    fwd = compute.forward(choice, tuple(sentences))
-except ValueError as err:
-    st.error(f"Could not encode these sentences: {err}")
-    st.stop()
-
-for i, enc in enumerate(fwd.encodings):
-    if enc.truncated:
-        st.warning(
-            f"Sentence {i + 1}: {enc.truncation_message}, cut after character {enc.cut_at:,} "
-            f"of {len(enc.text):,} (max_len is {choice.max_len}; raise it in the sidebar to "
-            "keep more)."
-        )
-
+choice = ui.header(
+    "Encode",
+    "The encoder turns each sentence into **one vector per token**. The tokenizer first "
+    "splits the text into WordPiece tokens (`##` marks a piece that continues a word) and "
+    "adds `[CLS]` and `[SEP]`. Each token id becomes a vector, a position vector is added, "
+    "and every layer lets each token look at the others (attention) before a small "
+    "feed-forward network reworks it. Several sentences are padded to the same length; the "
+    "padding mask keeps `[PAD]` out of attention.\n\n"
+    "**Try this**\n"
+    "- Load *Paraphrases and an outsider*: with the pretrained model the two guitar "
+    "sentences score far higher with each other than with the stock market.\n"
+    "- Switch to *From scratch* and compare the same similarity matrix: random weights "
+    "know nothing, so every pair looks alike.\n"
+    "- Turn on *Train mode* and change the seed: dropout makes the output vectors jump.",
+)
+sentences = ui.sentences()
+fwd = ui.encode(choice, sentences)
 B, S = fwd.input_ids.shape
-pick = 0
-if B > 1:
-    pick = st.selectbox(
-        "Sentence to inspect",
-        range(B),
-        format_func=lambda i: f"{i + 1}. {sentences[i]}",
-        key="encode_sentence",
-    )
+pick = ui.sentence_picker(sentences, label="Sentence to inspect")
 enc = fwd.encodings[pick]
-
-
 words = enc.words()
 
 
@@ -81,11 +55,19 @@ def token_rows() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["position", "token", "id", "word", "kind"])
 
 
-def batch_grid():
-    """Every sentence of the padded batch, one row each, padding greyed out."""
+def batch_grid(view: str):
+    """Every sentence of the padded batch, one row each: tokens, ids or the mask as numbers."""
+    if view == "ids":
+        cells = fwd.input_ids.tolist()
+    elif view == "mask":
+        cells = fwd.attention_mask.tolist()
+    else:  # st.table reads Markdown: tokens are user text, so escape them
+        cells = [
+            [state.md_escape(t) for t in e.tokens] + ["[PAD]"] * (S - len(e)) for e in fwd.encodings
+        ]
     grid = pd.DataFrame(
-        [e.tokens + ["[PAD]"] * (S - len(e)) for e in fwd.encodings],
-        index=[f"sentence {i + 1}" for i in range(B)],
+        cells,
+        index=pd.Index([str(i + 1) for i in range(B)], name="sentence"),
         columns=[str(p) for p in range(S)],
     )
     mask = pd.DataFrame(fwd.attention_mask, index=grid.index, columns=grid.columns)
@@ -99,25 +81,32 @@ def batch_grid():
 
 
 st.subheader("1 · Tokens")
+st.caption("Pieces of one word are joined with ·")
+st.text("  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words))
+# side by side on a projector, stacked on a laptop (a horizontal container wraps)
 with st.container(horizontal=True, gap="large"):
-    with st.container(width=560):
-        st.caption("Pieces of one word are joined with ·")
-        st.text(
-            "  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words)
+    st.dataframe(
+        token_rows(), hide_index=True, height=min(420, 38 + 35 * S), width="content", key="tokens"
+    )
+    with st.container(width="content"):
+        view = st.segmented_control(
+            f"The padded batch: {B} sentence(s) × {S} positions",
+            ["tokens", "ids", "mask"],
+            default="tokens",
+            required=True,
+            key=state.linked("grid"),
+            bind="query-params",
+            help="input_ids holds one token id per position; attention_mask is 1 on real "
+            "tokens and 0 on padding, which attention ignores.",
         )
-        st.dataframe(token_rows(), hide_index=True, height=min(420, 38 + 35 * S), key="tokens")
-    with st.container(width=680):  # beside the tokens on a projector, below them on a laptop
-        st.caption(
-            f"The padded batch: {B} × {S} token ids. attention_mask is 1 on real tokens and 0 "
-            "on the grey [PAD] cells, which attention ignores."
-        )
-        st.dataframe(batch_grid(), height=min(420, 38 + 35 * B), key="batch")
+        st.table(batch_grid(view), width="content")
+        st.caption(GRID_CAPTIONS[view])
 
 st.subheader("2 · Through the encoder")
 # a horizontal container wraps: side by side on a projector, stacked on a laptop
 with st.container(horizontal=True, gap="large"):
-    with st.container(width=780):
-        trace = shape_trace(fwd.config, B, S)
+    with st.container(width="content"):
+        trace = group_layers(shape_trace(fwd.config, B, S), fwd.config.n_layers)
         shapes = pd.DataFrame(
             {
                 "stage": [t.name for t in trace],
@@ -125,17 +114,20 @@ with st.container(horizontal=True, gap="large"):
                 "what": [t.note for t in trace],
             }
         )
-        st.dataframe(shapes, hide_index=True, height=min(460, 38 + 35 * len(trace)), key="shapes")
+        ui.plain_table(shapes, hide_index=True, width="content")
         total_params = fwd.parameters[-1][1]
         st.metric("Parameters", f"{total_params:,}")
+        grouped = group_parameters(fwd.parameters, fwd.config.n_layers)
         params = pd.DataFrame(
             {
-                "module": [n for n, _ in fwd.parameters],
-                "parameters": [f"{c:,}" for _, c in fwd.parameters],
-                "share": [f"{100 * c / total_params:.1f} %" for _, c in fwd.parameters],
+                "module": [n for n, _, _ in grouped],
+                "parameters": [
+                    f"{per * k:,}" if k == 1 else f"{per:,} × {k}" for n, per, k in grouped
+                ],
+                "share": [f"{100 * per * k / total_params:.1f} %" for _, per, k in grouped],
             }
         )
-        st.dataframe(params, hide_index=True, height=min(320, 38 + 35 * len(params)), key="params")
+        ui.plain_table(params, hide_index=True, width="content")
     st.graphviz_chart(charts.architecture_dot(fwd.config, choice.label), width="content")
 
 st.subheader("3 · Output vectors")
@@ -162,5 +154,4 @@ with st.container(horizontal=True, gap="large"):
                 "Mean of each sentence's real-token vectors (padding excluded), then cosine."
             )
 
-st.subheader("Reproduce this in Python")
-st.code(python_snippet(choice, sentences), language="python")
+ui.snippet(python_snippet(choice, sentences))

@@ -1,21 +1,24 @@
-"""The only place the app calls the model: cached loaders and forward passes, numpy out."""
+"""The only place the app calls the model: cached loaders and forward passes, numpy out.
+
+This module holds the models and the shared forward pass; pages with experiments of their own
+keep their cached wrappers in a module beside it (`app/compute/<page>.py`)."""
 
 from __future__ import annotations
 
 import gc
 import threading
+import time
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 import torch
 
+from app.state import PRETRAINED, ModelChoice
 from encoder import Encoder, EncoderConfig
 from encoder.pretrained import load_minilm
 from encoder.summary import parameter_counts
 from encoder.tokenizer import Encoding, Tokenizer, default_tokenizer
-
-from .state import PRETRAINED, ModelChoice
 
 # Cached models are shared by every session and never switch mode: train mode gets its own
 # instance. Dropout in train mode draws from the global RNG, so those passes take turns.
@@ -81,7 +84,34 @@ class Forward:
     parameters: list[tuple[str, int]]  # per module, total last
 
 
-@st.cache_data(show_spinner="Encoding…", max_entries=24)
+# Measured floating-point operations per second of one forward pass on one thread; starts at
+# a cautious guess and follows what this machine really does (an estimate, for a message).
+_RATE = {"flops": 50e9}
+
+
+def forward_flops(cfg: EncoderConfig, batch: int, seq: int) -> float:
+    """Multiply-adds x 2 of one forward pass: projections, attention scores and mixing, FFN."""
+    per_token = 8 * cfg.d_model**2 + 4 * cfg.d_model * cfg.d_ff + 4 * seq * cfg.d_model
+    return float(batch * seq * cfg.n_layers * per_token)
+
+
+def estimate_seconds(choice: ModelChoice, batch: int, seq: int) -> float:
+    cfg = choice.config if choice.config is not None else pretrained_config()
+    return forward_flops(cfg, batch, seq) / _RATE["flops"]
+
+
+@st.cache_resource(show_spinner=False)
+def pretrained_config() -> EncoderConfig:
+    return pretrained().cfg
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def batch_shape(sentences: tuple[str, ...], max_len: int) -> tuple[int, int]:
+    """(B, S) of the padded batch, without running the model."""
+    return tuple(tokenizer().encode_batch(list(sentences), max_len=max_len).input_ids.shape)
+
+
+@st.cache_data(show_spinner=False, max_entries=24)
 def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = False) -> Forward:
     """Tokenize, pad and encode; raises ValueError with a readable message on bad input.
 
@@ -90,6 +120,7 @@ def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = 
     model = model_for(choice)
     batch = tokenizer().encode_batch(list(sentences), max_len=choice.max_len)
     check_size(model.cfg, *batch.input_ids.shape, attentions)
+    started = time.perf_counter()
     with torch.inference_mode():
         if choice.train:
             with _TRAIN_LOCK, torch.random.fork_rng():
@@ -97,6 +128,9 @@ def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = 
                 out = _run(model, batch, attentions)
         else:
             out = _run(model, batch, attentions)
+    took = time.perf_counter() - started
+    if took > 0.05:  # long enough to say something about this machine's speed
+        _RATE["flops"] = forward_flops(model.cfg, *batch.input_ids.shape) / took
     return Forward(
         encodings=batch.encodings,
         input_ids=batch.input_ids.numpy(),

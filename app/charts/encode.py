@@ -1,46 +1,13 @@
-"""Pure figure builders: arrays in, plotly figures (or DOT text) out. No st.* calls here."""
+"""Figures of the Encode page: token vectors, sentence similarity, the architecture diagram."""
 
 from __future__ import annotations
-
-import html
 
 import numpy as np
 import plotly.graph_objects as go
 
 from encoder import EncoderConfig
 
-FONT = dict(
-    family="Source Sans, Source Sans Pro, Segoe UI, Helvetica, Arial, sans-serif",
-    size=14,
-    color="#31333f",
-)
-DIVERGING = "RdBu_r"  # red positive, blue negative, white zero
-
-
-def safe_label(text: str) -> str:
-    """Token text for a plotly label: plotly reads a subset of HTML, so escape it."""
-    return html.escape(text, quote=False)
-
-
-def token_labels(tokens: list[str]) -> list[str]:
-    """Unique axis labels ("3 · cat"): plotly merges equal category labels, tokens repeat."""
-    return [f"{i} · {safe_label(t)}" for i, t in enumerate(tokens)]
-
-
-def _layout_dict(*, height: int, title: str | None = None) -> dict:
-    return dict(
-        template="plotly_white",
-        height=height,
-        title=dict(text=title, x=0, xanchor="left", font=dict(size=16)) if title else None,
-        font=FONT,
-        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-        paper_bgcolor="rgba(0,0,0,0)",
-        plot_bgcolor="rgba(0,0,0,0)",
-    )
-
-
-def _layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
-    return fig.update_layout(**_layout_dict(height=height, title=title))
+from .common import DIVERGING, layout_dict, safe_label, short, token_labels
 
 
 def token_vector_heatmap(vectors: np.ndarray, tokens: list[str], title: str) -> go.Figure:
@@ -57,37 +24,39 @@ def token_vector_heatmap(vectors: np.ndarray, tokens: list[str], title: str) -> 
         hovertemplate="token %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
     )
     # one constructor call: update_layout/update_yaxes re-validate the figure each time (~4 ms)
-    layout = _layout_dict(height=max(220, 90 + 22 * len(vectors)), title=title)
+    layout = layout_dict(height=max(220, 90 + 22 * len(vectors)), title=title)
     layout["yaxis"] = dict(autorange="reversed", title_text="token", type="category")
     layout["xaxis"] = dict(title_text="dimension")
     return go.Figure(heatmap, layout)
 
 
 def similarity_heatmap(sim: np.ndarray, labels: list[str], title: str) -> go.Figure:
-    """Pairwise cosine similarity with the values written in the cells. Shape: (N, N)"""
-    names = [f"{i + 1} · {safe_label(_short(s))}" for i, s in enumerate(labels)]
-    fig = go.Figure(
-        go.Heatmap(
-            z=sim,
-            x=names,
-            y=names,
-            zmin=-1,
-            zmax=1,
-            colorscale=DIVERGING,
-            text=np.round(sim, 3),
-            texttemplate="%{text:.3f}",
-            textfont=dict(size=15),
-            colorbar=dict(title=dict(text="cosine"), thickness=12),
-            hovertemplate="%{y}<br>%{x}<br>cosine %{z:.4f}<extra></extra>",
-        )
+    """Pairwise cosine similarity with the values written in the cells. Shape: (N, N)
+
+    Rows carry a short label of each sentence, columns only its number, so eight sentences
+    still fit: the cell text shrinks with the number of sentences.
+    """
+    n = len(labels)
+    rows = [f"{i + 1} · {safe_label(short(s, 24))}" for i, s in enumerate(labels)]
+    cols = [str(i + 1) for i in range(n)]
+    heatmap = go.Heatmap(
+        z=sim,
+        x=cols,
+        y=rows,
+        zmin=-1,
+        zmax=1,
+        colorscale=DIVERGING,
+        texttemplate="%{z:.2f}" if n > 4 else "%{z:.3f}",
+        textfont=dict(size=15 if n <= 4 else 12),
+        colorbar=dict(title=dict(text="cosine"), thickness=12),
+        hovertemplate="%{y}<br>with sentence %{x}<br>cosine %{z:.4f}<extra></extra>",
+        xgap=1,
+        ygap=1,
     )
-    fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_xaxes(type="category", tickangle=-20)
-    return _layout(fig, height=max(260, 120 + 60 * len(labels)), title=title)
-
-
-def _short(text: str, limit: int = 28) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    layout = layout_dict(height=140 + 46 * n, title=title)
+    layout["yaxis"] = dict(autorange="reversed", type="category", automargin=True)
+    layout["xaxis"] = dict(type="category", side="bottom", title_text="sentence")
+    return go.Figure(heatmap, layout)
 
 
 def architecture_dot(cfg: EncoderConfig, name: str) -> str:

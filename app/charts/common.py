@@ -1,0 +1,44 @@
+"""What every chart shares: fonts, colours, layout, and safe token labels. No st.* calls."""
+
+from __future__ import annotations
+
+import html
+
+import plotly.graph_objects as go
+
+FONT = dict(
+    family="Source Sans, Source Sans Pro, Segoe UI, Helvetica, Arial, sans-serif",
+    size=14,
+    color="#31333f",
+)
+DIVERGING = "RdBu_r"  # red positive, blue negative, white zero
+
+
+def safe_label(text: str) -> str:
+    """Token text for a plotly label: plotly reads a subset of HTML, so escape it."""
+    return html.escape(text, quote=False)
+
+
+def token_labels(tokens: list[str]) -> list[str]:
+    """Unique axis labels ("3 · cat"): plotly merges equal category labels, tokens repeat."""
+    return [f"{i} · {safe_label(t)}" for i, t in enumerate(tokens)]
+
+
+def layout_dict(*, height: int, title: str | None = None) -> dict:
+    return dict(
+        template="plotly_white",
+        height=height,
+        title=dict(text=title, x=0, xanchor="left", font=dict(size=16)) if title else None,
+        font=FONT,
+        margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+        paper_bgcolor="rgba(0,0,0,0)",
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+
+
+def apply_layout(fig: go.Figure, *, height: int, title: str | None = None) -> go.Figure:
+    return fig.update_layout(**layout_dict(height=height, title=title))
+
+
+def short(text: str, limit: int = 28) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,114 @@
+"""Page pieces every view shares: header, sentence picker, the forward pass with its messages.
+
+UI only (streamlit calls); the numbers come from ``app.compute``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import compute, state
+from app.compute import Forward
+
+EXPLAINER = "What you are looking at, and things to try"
+PICKER_LABEL = 48  # characters of a sentence shown in the picker
+PICKER_WIDTH = 460  # pixels
+
+
+def header(title: str, explainer: str) -> state.ModelChoice:
+    """Title, a one-line caption of the model and mode, and the explainer; returns the model."""
+    choice: state.ModelChoice = st.session_state["choice"]
+    st.title(title)
+    st.caption(model_caption(choice))
+    with st.expander(EXPLAINER, expanded=False):
+        st.markdown(explainer)
+    return choice
+
+
+def model_caption(choice: state.ModelChoice) -> str:
+    mode = "train mode (dropout on)" if choice.train else "eval mode"
+    if choice.config is None:
+        return f"{choice.label} · {mode}"
+    c = choice.config
+    arch = f"d_model {c.d_model} · {c.n_heads} heads · {c.n_layers} layers · d_ff {c.d_ff}"
+    return f"{choice.label} · {arch} · seed {choice.seed} · {mode}"
+
+
+def sentences() -> list[str]:
+    """The sidebar's sentences; stops the page with a hint when there are none."""
+    kept, total = state.split_sentences(st.session_state[state.TEXT])
+    if not kept:
+        st.info("Type a sentence in the sidebar (one per line) to see it here.")
+        st.stop()
+    if total > len(kept):
+        st.warning(
+            f"Kept the first {len(kept)} of {total} sentences (one per line); "
+            f"the app shows up to {state.MAX_SENTENCES} at once."
+        )
+    return kept
+
+
+def encode(choice: state.ModelChoice, texts: list[str], *, attentions: bool = False) -> Forward:
+    """compute.forward with its refusals and truncations said on the page."""
+    try:
+        B, S = compute.batch_shape(tuple(texts), choice.max_len)
+        secs = compute.estimate_seconds(choice, B, S) * (1.5 if attentions else 1.0)
+        with st.spinner(working_message(choice, B, S, secs), show_time=True):
+            fwd = compute.forward(choice, tuple(texts), attentions)
+    except ValueError as err:
+        st.error(f"Could not encode these sentences: {err}")
+        st.stop()
+    for i, enc in enumerate(fwd.encodings):
+        if enc.truncated:
+            st.warning(
+                f"Sentence {i + 1}: {enc.truncation_message}, cut after character "
+                f"{enc.cut_at:,} of {len(enc.text):,} (max_len is {choice.max_len}; raise it "
+                "in the sidebar to keep more)."
+            )
+    return fwd
+
+
+def working_message(choice: state.ModelChoice, batch: int, seq: int, secs: float) -> str:
+    """What the spinner says while a forward pass runs (it shows after half a second)."""
+    cfg = choice.config
+    what = "all-MiniLM-L6-v2" if cfg is None else f"{cfg.n_layers} layers of d_model {cfg.d_model}"
+    eta = "under a second" if secs < 1 else f"about {secs:.0f} s"
+    return f"Encoding {batch} sentence(s) of {seq} tokens through {what}: {eta} on this server…"
+
+
+def picker_labels(texts: list[str]) -> list[str]:
+    """ "2 · He deposited the money…": numbered, so equal sentences stay distinct."""
+    return [f"{i + 1} · {_clip(t)}" for i, t in enumerate(texts)]
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= PICKER_LABEL else text[: PICKER_LABEL - 1].rstrip() + "…"
+
+
+def sentence_picker(texts: list[str], *, key: str = "sentence", label: str = "Sentence") -> int:
+    """Pick one sentence of the batch (0-based index); 0 without a widget for a single sentence.
+
+    The options are the sentences' own labels, so the picker always names the sentences on
+    screen: when the text changes and the picked label is gone, it falls back to the first.
+    """
+    if len(texts) < 2:
+        return 0
+    labels = picker_labels(texts)
+    if key in st.session_state and st.session_state[key] not in labels:
+        st.session_state[key] = labels[0]  # a programmatic reset also corrects the URL
+    picked = st.selectbox(
+        label, labels, key=state.linked(key), bind="query-params", width=PICKER_WIDTH
+    )
+    return labels.index(picked)
+
+
+def plain_table(frame, **kwargs) -> None:
+    """st.table with every text cell shown as written: st.table reads Markdown ("+ x" is a list)."""
+    st.table(
+        frame.map(lambda v: state.md_escape(v, limit=200) if isinstance(v, str) else v), **kwargs
+    )
+
+
+def snippet(code: str) -> None:
+    st.subheader("Reproduce this in Python")
+    st.code(code, language="python", wrap_lines=True)

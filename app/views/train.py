@@ -1,0 +1,6 @@
+"""Train: being built (issue in progress)."""
+
+import streamlit as st
+
+st.title("Train")
+st.info("This page is being built.")
