@@ -19,3 +19,165 @@ def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     unit = vectors / np.maximum(norms, 1e-12)
     return np.clip(unit @ unit.T, -1.0, 1.0)
+
+
+def _check_attentions(attentions: np.ndarray) -> np.ndarray:
+    a = np.asarray(attentions, dtype=np.float64)
+    if a.ndim != 4 or a.shape[-1] != a.shape[-2] or 0 in a.shape:
+        raise ValueError(
+            "attentions must have shape (layers, heads, seq, seq) for one sentence's real tokens, "
+            f"got {tuple(a.shape)}"
+        )
+    return a
+
+
+def attention_rollout(attentions: np.ndarray, residual: float = 0.5) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema 2020): how much each token's vector after layer l
+    draws, through every layer below, on each input token.
+
+    Per layer Ã_l = (1 − residual)·mean_h A_l + residual·I (the residual connection as attention
+    to oneself), rows renormalised to 1; then R_0 = Ã_0 and R_l = Ã_l · R_(l−1). Rows of every
+    R_l sum to 1.
+
+    Shape: attentions (L, H, S, S) -> (L, S, S), query rows, input-token columns
+    """
+    a = _check_attentions(attentions)
+    if not 0.0 <= residual <= 1.0:
+        raise ValueError(f"residual ({residual!r}) must be between 0 and 1")
+    S = a.shape[-1]
+    mixed = (1.0 - residual) * a.mean(axis=1) + residual * np.eye(S)  # (L, S, S)
+    mixed /= np.maximum(mixed.sum(axis=-1, keepdims=True), 1e-12)
+    rollout = np.empty_like(mixed)
+    rollout[0] = mixed[0]
+    for layer in range(1, len(mixed)):
+        rollout[layer] = mixed[layer] @ rollout[layer - 1]
+    return rollout
+
+
+def head_statistics(attentions: np.ndarray) -> dict[str, np.ndarray]:
+    """What each head does, as numbers averaged over the S query rows.
+
+    Keys, each an (L, H) array: "entropy" (−Σ_j p log2 p, in bits: 0 = one key, log2 S =
+    uniform), "distance" (Σ_j p_ij·|i − j|, in positions), "self" (p_ii), "previous" (p_i,i−1
+    over rows i ≥ 1; 0 for a one-token sentence), "first" (p_i,0: [CLS]), "last" (p_i,S−1:
+    [SEP]), "max" (max_j p_ij).
+
+    Shape: attentions (L, H, S, S) for one sentence's real tokens
+    """
+    a = _check_attentions(attentions)
+    S = a.shape[-1]
+    logs = np.log2(np.where(a > 0, a, 1.0))  # 0 · log 0 = 0
+    pos = np.arange(S)
+    diag = a[..., pos, pos]  # (L, H, S)
+    previous = a[..., pos[1:], pos[:-1]].mean(axis=-1) if S > 1 else np.zeros(a.shape[:2])
+    return {
+        "entropy": -(a * logs).sum(axis=-1).mean(axis=-1),
+        "distance": (a * np.abs(pos[:, None] - pos[None, :])).sum(axis=-1).mean(axis=-1),
+        "self": diag.mean(axis=-1),
+        "previous": previous,
+        "first": a[..., :, 0].mean(axis=-1),
+        "last": a[..., :, S - 1].mean(axis=-1),
+        "max": a.max(axis=-1).mean(axis=-1),
+    }
+
+
+METHODS = ("pca", "tsne")
+TSNE_MIN_POINTS = 5  # fewer points than this give t-SNE no neighbourhoods to keep
+
+
+def project(
+    hidden: np.ndarray,
+    method: str = "pca",
+    k: int = 2,
+    shared: bool = True,
+    seed: int = 0,
+    *,
+    perplexity: float | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Project token vectors at every depth to k dimensions, for drawing.
+
+    ``shared=True`` fits one projection on all (L+1)·N points, so movement between depths is
+    real movement; ``shared=False`` fits each depth on its own, so each depth's own structure
+    shows (signs are then aligned with the depth before, for a steadier picture).
+
+    PCA centres the points and flips each axis so its largest loading is positive. It also
+    returns the explained-variance ratio per depth: the fraction of that depth's own variance
+    (around its own mean) that each axis captures; with ``shared=False`` this is the usual ratio.
+    t-SNE (scikit-learn, seeded) returns None there; its perplexity defaults to
+    min(30, (n − 1) / 3) for n points per fit, and it needs at least 5 points per fit.
+
+    Shape: hidden (L+1, N, D) -> coordinates (L+1, N, k), ratios (L+1, k) or None
+    """
+    h = np.asarray(hidden, dtype=np.float64)
+    if h.ndim != 3 or 0 in h.shape:
+        raise ValueError(
+            f"hidden must have shape (depths, tokens, dims) with none empty, got {tuple(h.shape)}"
+        )
+    if method not in METHODS:
+        raise ValueError(f"method ({method!r}) must be one of {METHODS}")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 3:
+        raise ValueError(f"k ({k!r}) must be 1, 2 or 3 dimensions")
+    if not np.isfinite(h).all():
+        raise ValueError("hidden holds NaN or infinite values; there is nothing sensible to draw")
+    depths, n, _ = h.shape
+    groups = [h.reshape(1, depths * n, -1)] if shared else [h[d : d + 1] for d in range(depths)]
+    if method == "tsne":
+        coords = [_tsne(g.reshape(-1, g.shape[-1]), k, seed, perplexity) for g in groups]
+        out = np.concatenate(coords).reshape(depths, n, k)
+        return (out if shared else _align_signs(out)), None
+    axes = [_pca_axes(g.reshape(-1, g.shape[-1]), k) for g in groups]
+    if shared:
+        mean, comps = axes[0]
+        out = (h - mean) @ comps.T  # (L+1, N, k)
+    else:
+        out = np.stack([(h[d] - m) @ c.T for d, (m, c) in enumerate(axes)])
+        out = _align_signs(out)
+    centred = h - h.mean(axis=1, keepdims=True)  # each depth around its own mean
+    total = (centred**2).sum(axis=(1, 2))  # (L+1,)
+    along = ((out - out.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)  # (L+1, k)
+    ratios = np.divide(along, total[:, None], out=np.zeros_like(along), where=total[:, None] > 0)
+    return out, ratios
+
+
+def _pca_axes(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean (D,) and the top-k principal axes (k, D), zero rows where the points run out."""
+    mean = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - mean, full_matrices=False)
+    comps = np.zeros((k, points.shape[1]))
+    comps[: min(k, len(vt))] = vt[:k]
+    biggest = np.abs(comps).argmax(axis=1)
+    signs = np.sign(comps[np.arange(k), biggest])
+    return mean, comps * np.where(signs == 0, 1.0, signs)[:, None]
+
+
+def _align_signs(coords: np.ndarray) -> np.ndarray:
+    """Flip each depth's axes to agree with the depth before (same tokens, same side)."""
+    out = coords.copy()
+    for d in range(1, len(out)):
+        flip = (out[d] * out[d - 1]).sum(axis=0) < 0  # (k,)
+        out[d, :, flip] *= -1
+    return out
+
+
+def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np.ndarray:
+    n = len(points)
+    if n < TSNE_MIN_POINTS:
+        raise ValueError(
+            f"t-SNE needs at least {TSNE_MIN_POINTS} points per fit and this has {n}: use PCA, "
+            "add sentences, or fit all layers together"
+        )
+    if perplexity is None:
+        perplexity = min(30.0, (n - 1) / 3)
+    if not 0 < perplexity < n:
+        raise ValueError(f"perplexity ({perplexity}) must be above 0 and below the {n} points")
+    from sklearn.manifold import TSNE  # slow to import: only when asked for
+
+    tsne = TSNE(
+        n_components=k,
+        perplexity=perplexity,
+        random_state=seed,
+        init="pca",
+        learning_rate="auto",
+        method="barnes_hut" if k < 4 else "exact",
+    )
+    return tsne.fit_transform(points)

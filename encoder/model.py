@@ -93,14 +93,21 @@ class Encoder(nn.Module):
         token_type_ids: Tensor | None = None,
         output_attentions: bool = False,
         output_hidden_states: bool = False,
+        use_positions: bool = True,
     ) -> EncoderOutput:
         """Encode a batch of token ids. attention_mask: 1/True = real token, 0/False = padding.
+
+        ``use_positions=False`` leaves the position vectors out (an experiment switch: without
+        them the encoder cannot tell word order, see ``experiments.order_test``); the model
+        itself is not changed.
 
         Shape: input_ids (B, S), attention_mask (B, S) -> last_hidden_state (B, S, D)
         """
         input_ids = self._check_ids(input_ids)
         B, S = input_ids.shape
-        x = self.tok_embed(input_ids) * self.embed_scale + self.pos(S)  # (B, S, D), section 3.4
+        x = self.tok_embed(input_ids) * self.embed_scale  # (B, S, D), section 3.4
+        if use_positions:
+            x = x + self.pos(S)
         if self.type_embed is not None:
             if token_type_ids is None:
                 token_type_ids = torch.zeros_like(input_ids)

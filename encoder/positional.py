@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .config import POSITIONAL_KINDS
+from .config import POSITIONAL_KINDS, check_int
 
 
 def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> Tensor:
@@ -32,6 +32,38 @@ def wavelengths(d_model: int, base: float = 10000.0) -> Tensor:
     """Wavelength (in positions) of each column's sinusoid: 2*pi*base^(2i/d_model). Shape: (D,)"""
     two_i = torch.arange(d_model, dtype=torch.float64) // 2 * 2
     return 2 * math.pi * base ** (two_i / d_model)
+
+
+def relative_rotation(d_model: int, offset: int, base: float = 10000.0) -> Tensor:
+    """M_k with PE(p + k) = M_k · PE(p) for every position p: the reason sinusoids encode
+    relative positions linearly (section 3.5).
+
+    Each (sin, cos) pair of frequency w is rotated by the angle w·k:
+    sin(w(p+k)) = cos(wk)·sin(wp) + sin(wk)·cos(wp),
+    cos(w(p+k)) = −sin(wk)·sin(wp) + cos(wk)·cos(wp).
+    The matrix is block-diagonal and orthogonal; it does not depend on p. Computed in float64,
+    returned as float32 like ``sinusoidal_table``.
+
+    Shape: (d_model, d_model)
+    """
+    check_int("d_model", d_model, minimum=2)
+    if isinstance(offset, bool) or not isinstance(offset, int):
+        raise ValueError(f"offset ({offset!r}) must be a whole number of positions")
+    if d_model % 2:
+        raise ValueError(
+            f"d_model ({d_model}) must be even: the last sine column has no cosine partner, so "
+            "no rotation maps PE(p) to PE(p + k) for it"
+        )
+    if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
+        raise ValueError(f"base ({base!r}) must be a number above 1")
+    two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
+    angle = offset / base ** (two_i / d_model)  # (D/2,) the rotation of each pair
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    rot = torch.zeros(d_model, d_model, dtype=torch.float64)
+    even, odd = torch.arange(0, d_model, 2), torch.arange(1, d_model, 2)
+    rot[even, even], rot[even, odd] = cos, sin  # new sin = cos·sin + sin·cos
+    rot[odd, even], rot[odd, odd] = -sin, cos  # new cos = −sin·sin + cos·cos
+    return rot.to(torch.float32)
 
 
 class PositionalEncoding(nn.Module):
