@@ -85,6 +85,13 @@ def _clip(text: str) -> str:
     return text if len(text) <= PICKER_LABEL else text[: PICKER_LABEL - 1].rstrip() + "…"
 
 
+def keep_valid(key: str, options: list, fallback: object) -> None:
+    """Call before a bound picker renders: a value that is no longer among its options (fewer
+    layers, other sentences) is reset to ``fallback``, in session state and in the URL."""
+    if key in st.session_state and st.session_state[key] not in options:
+        st.session_state[key] = fallback
+
+
 def sentence_picker(texts: list[str], *, key: str = "sentence", label: str = "Sentence") -> int:
     """Pick one sentence of the batch (0-based index); 0 without a widget for a single sentence.
 
@@ -94,8 +101,7 @@ def sentence_picker(texts: list[str], *, key: str = "sentence", label: str = "Se
     if len(texts) < 2:
         return 0
     labels = picker_labels(texts)
-    if key in st.session_state and st.session_state[key] not in labels:
-        st.session_state[key] = labels[0]  # a programmatic reset also corrects the URL
+    keep_valid(key, labels, labels[0])
     picked = st.selectbox(
         label, labels, key=state.linked(key), bind="query-params", width=PICKER_WIDTH
     )
