@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import chromium_path, launch, streamlit_server, wait_idle, wait_painted
+from tests.browser import (
+    chromium_path,
+    full_screenshot,
+    launch,
+    streamlit_server,
+    wait_idle,
+    wait_painted,
+)
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -121,5 +128,12 @@ def test_screenshots_narrow_and_projector(server, browser, width):
         " - document.querySelector('[data-testid=\"stMain\"]').clientWidth"
     )
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
-    shot(page, f"encode_{width}")
+    clipped = page.evaluate(
+        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"]')]
+            .map((t) => t.scrollWidth - t.clientWidth)"""
+    )
+    assert len(clipped) == 3 and max(clipped) <= 0, f"a table is clipped at {width} px: {clipped}"
+    icon = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
+    assert icon and all(h.startswith(server) for h in icon), icon  # shipped, works offline
+    full_screenshot(page, ARTIFACTS / f"encode_{width}.png")
     context.close()
