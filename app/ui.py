@@ -65,7 +65,28 @@ def encode(choice: state.ModelChoice, texts: list[str], *, attentions: bool = Fa
                 f"{enc.cut_at:,} of {len(enc.text):,} (max_len is {choice.max_len}; raise it "
                 "in the sidebar to keep more)."
             )
+        unknown = unknown_words(enc)
+        if unknown:
+            shown = ", ".join(f"“{state.md_escape(w, limit=24)}”" for w in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            st.info(
+                f"Sentence {i + 1}: the vocabulary has no pieces for {shown}{more}, so "
+                "the model reads [UNK] (unknown) there. WordPiece splits words of up to 100 "
+                "characters into known pieces; emoji and rare symbols have none."
+            )
     return fwd
+
+
+UNKNOWN = "[UNK]"
+
+
+def unknown_words(enc) -> list[str]:
+    """The stretches of the text that became [UNK], as the user typed them."""
+    return [
+        enc.text[start:end] or UNKNOWN
+        for token, (start, end) in zip(enc.tokens, enc.offsets, strict=True)
+        if token == UNKNOWN
+    ]
 
 
 def working_message(choice: state.ModelChoice, batch: int, seq: int, secs: float) -> str:

@@ -89,16 +89,19 @@ with st.container(horizontal=True, gap="large"):
         token_rows(), hide_index=True, height=min(420, 38 + 35 * S), width="content", key="tokens"
     )
     with st.container(width="content"):
-        view = st.segmented_control(
-            f"The padded batch: {B} sentence(s) × {S} positions",
-            ["tokens", "ids", "mask"],
-            default="tokens",
-            required=True,
-            key=state.linked("grid"),
-            bind="query-params",
-            help="input_ids holds one token id per position; attention_mask is 1 on real "
-            "tokens and 0 on padding, which attention ignores.",
-        )
+        view = (
+            st.segmented_control(
+                f"The padded batch: {B} sentence(s) × {S} positions",
+                ["tokens", "ids", "mask"],
+                default="tokens",
+                required=True,
+                key=state.linked("grid"),
+                bind="query-params",
+                help="input_ids holds one token id per position; attention_mask is 1 on real "
+                "tokens and 0 on padding, which attention ignores.",
+            )
+            or "tokens"
+        )  # an empty ?grid= in a link clears even a required control
         st.table(batch_grid(view), width="content")
         st.caption(GRID_CAPTIONS[view])
 
