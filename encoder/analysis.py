@@ -142,7 +142,12 @@ def project(
 def _pca_axes(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Mean (D,) and the top-k principal axes (k, D), zero rows where the points run out."""
     mean = points.mean(axis=0)
-    _, _, vt = np.linalg.svd(points - mean, full_matrices=False)
+    centred = points - mean
+    if len(points) > points.shape[1]:  # many points: eigenvectors of the D x D scatter matrix
+        _, vecs = np.linalg.eigh(centred.T @ centred)  # ascending eigenvalues
+        vt = vecs[:, ::-1].T  # (D, D), largest variance first: 9x faster than the SVD here
+    else:
+        _, _, vt = np.linalg.svd(centred, full_matrices=False)
     comps = np.zeros((k, points.shape[1]))
     comps[: min(k, len(vt))] = vt[:k]
     biggest = np.abs(comps).argmax(axis=1)
@@ -171,6 +176,7 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
     if not 0 < perplexity < n:
         raise ValueError(f"perplexity ({perplexity}) must be above 0 and below the {n} points")
     from sklearn.manifold import TSNE  # slow to import: only when asked for
+    from threadpoolctl import threadpool_limits
 
     tsne = TSNE(
         n_components=k,
@@ -180,4 +186,7 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
         learning_rate="auto",
         method="barnes_hut" if k < 4 else "exact",
     )
-    return tsne.fit_transform(points)
+    # one thread: OpenMP's default team fights over a shared machine's cores (measured on
+    # 2 cores: 118 s instead of 9.6 s for 1,533 points)
+    with threadpool_limits(1):
+        return tsne.fit_transform(points)
