@@ -23,6 +23,8 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP) chromium
 	$(PY) bench/forward.py
 	$(PY) bench/app_latency.py
+	$(PY) bench/projections.py
+	$(PY) bench/train.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)

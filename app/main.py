@@ -101,27 +101,66 @@ def model_controls() -> state.ModelChoice:
     label = st.radio(
         "Model",
         list(state.MODEL_OPTIONS),
-        captions=["all-MiniLM-L6-v2, real weights", "random weights, your architecture"],
+        captions=[
+            "all-MiniLM-L6-v2, real weights",
+            "random weights, your architecture",
+            "small models trained on toy tasks",
+        ],
         key=state.linked("model"),
         bind="query-params",
         index=list(state.MODEL_OPTIONS).index(d["model"]),
     )
     kind = state.MODEL_OPTIONS[label]
     config = None
+    trained, weights = None, b""
+    if kind == state.TRAINED:
+        from app import compute
+        from app.compute import train as toy
+
+        models = toy.available()  # the shipped checkpoints, then this session's own
+        if not models:
+            st.warning("No trained model yet: train one on the Train page. Showing Pretrained.")
+            kind = state.PRETRAINED
     if kind == state.PRETRAINED:
         st.caption("BERT architecture · 6 layers · 12 heads · d_model 384 · d_ff 1536 · GELU")
         max_len_options = [o for o in state.MAX_LEN_OPTIONS if o <= state.PRETRAINED_MAX_LEN]
+    elif kind == state.TRAINED:
+        if "trained" in st.session_state and st.session_state["trained"] not in models:
+            st.session_state["trained"] = next(iter(models))
+        trained = st.selectbox(
+            "Trained model",
+            list(models),
+            key=state.linked("trained"),
+            bind="query-params",
+            help="Shipped with the app (made by python -m encoder.train), then the ones you "
+            "trained (“· yours”) or loaded (“· uploaded”) on the Train page.",
+        )
+        weights = models[trained]
+        ckpt = compute.trained_checkpoint(weights)
+        config = ckpt.model.cfg
+        st.caption(f"{ckpt.task.summary}. Type {ckpt.tokenizer().expects()} per line.")
+        st.button(
+            "Use the task's inputs",
+            icon=":material/edit_note:",
+            key="task_inputs",
+            on_click=toy.load_inputs,
+            args=(ckpt.task.name,),
+        )
+        max_len_options = None  # it reads at most the lengths it was trained on
     else:
         config = scratch_controls()
         max_len_options = state.MAX_LEN_OPTIONS
-    max_len = st.select_slider(
-        "max_len (tokens kept per sentence)",
-        max_len_options,
-        value=d["max_len"],
-        key=state.linked("max_len"),
-        bind="query-params",
-        help="Longer sentences are cut to this many tokens, and the page says so.",
-    )
+    if max_len_options is None:
+        max_len = config.max_len
+    else:
+        max_len = st.select_slider(
+            "max_len (tokens kept per sentence)",
+            max_len_options,
+            value=d["max_len"],
+            key=state.linked("max_len"),
+            bind="query-params",
+            help="Longer sentences are cut to this many tokens, and the page says so.",
+        )
     if config is not None:
         config = EncoderConfig(**{**config.to_dict(), "max_len": max_len})
     train = st.toggle(
@@ -142,7 +181,7 @@ def model_controls() -> state.ModelChoice:
         bind="query-params",
         help="The same seed gives everyone in the room the same weights.",
     )
-    return state.ModelChoice(kind, config, int(seed), bool(train), int(max_len))
+    return state.ModelChoice(kind, config, int(seed), bool(train), int(max_len), trained, weights)
 
 
 def scratch_controls() -> EncoderConfig:
@@ -242,7 +281,7 @@ def link_notice(asked: dict[str, str]) -> None:
 st.html("<style>[data-stale='true'] { opacity: 0.75 !important; }</style>")
 
 first_run = "choice" not in st.session_state
-asked = st.query_params.to_dict() if first_run else {}
+asked = state.asked_params() if first_run else {}
 state.begin_run()
 with st.sidebar:
     st.markdown("### :material/hub: Encoder Explorer")

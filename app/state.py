@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import streamlit as st
@@ -24,11 +24,13 @@ EXAMPLES: dict[str, str] = json.loads((ASSETS / "examples.json").read_text())
 
 PRETRAINED = "pretrained"
 SCRATCH = "scratch"
+TRAINED = "trained"  # a small model trained on a toy task (app/views/train.py)
 # radio label (also the value a link carries) -> kind; and the longer name pages show
-MODEL_OPTIONS = {"Pretrained": PRETRAINED, "From scratch": SCRATCH}
+MODEL_OPTIONS = {"Pretrained": PRETRAINED, "From scratch": SCRATCH, "Trained": TRAINED}
 MODEL_LABELS = {
     PRETRAINED: "Pretrained: all-MiniLM-L6-v2",
     SCRATCH: "From scratch (random weights)",
+    TRAINED: "Trained",  # ModelChoice.label adds the task: "Trained: reverse"
 }
 ACTIVATION_OPTIONS = {"ReLU": "relu", "GELU": "gelu"}
 NORM_OPTIONS = {"post-norm": False, "pre-norm": True}
@@ -71,14 +73,18 @@ def closest(options: list[int], wanted: int) -> int:
 class ModelChoice:
     """Which model the sidebar asks for: hashable, so it keys the caches."""
 
-    kind: str  # PRETRAINED or SCRATCH
-    config: EncoderConfig | None  # the from-scratch architecture; None for pretrained
+    kind: str  # PRETRAINED, SCRATCH or TRAINED
+    config: EncoderConfig | None  # the architecture (from scratch, trained); None for pretrained
     seed: int
     train: bool  # train mode: dropout active
     max_len: int  # tokens kept per sentence
+    trained: str | None = None  # TRAINED: the sidebar's name for it ("reverse", "reverse · yours")
+    weights: bytes = field(default=b"", repr=False)  # TRAINED: the checkpoint file's bytes
 
     @property
     def label(self) -> str:
+        if self.kind == TRAINED:
+            return f"{MODEL_LABELS[TRAINED]}: {self.trained}"
         return MODEL_LABELS[self.kind]
 
 
@@ -94,9 +100,20 @@ def example_name(text: str) -> str | None:
 
 
 def init_text() -> None:
-    """Seed the text area once per session: from the link's ?text= if present."""
+    """Seed the text area once per session: from the link's ?text= if present.
+
+    Text that cannot be UTF-8 (a lone surrogate, half an emoji) gets "?" in its place before
+    any widget or message carries it: the browser would mangle it anyway.
+    """
     if TEXT not in st.session_state:
         st.session_state[TEXT] = st.query_params.get(TEXT, DEFAULT_TEXT)
+    text = st.session_state[TEXT]
+    if not isinstance(text, str):
+        st.session_state[TEXT] = ""
+    elif not text.isascii():
+        clean = text.encode("utf-8", "replace").decode("utf-8")
+        if clean != text:
+            st.session_state[TEXT] = clean
 
 
 def sync_text_param(text: str) -> bool:
@@ -182,20 +199,19 @@ def link_problems(asked: dict[str, str], known: list[str]) -> list[str]:
             continue
         if key not in known:
             if key in DEFAULTS:
-                problems.append(
-                    f"“{key}” only applies to the From scratch model, so it was ignored."
-                )
+                problems.append(f"“{key}” does not apply to the model chosen, so it was ignored.")
             else:
                 problems.append(
                     f"“{md_escape(key)}” is not a setting of this page, so it was ignored."
                 )
         elif key in st.session_state and not _same(raw, st.session_state[key]):
-            shown = md_escape(str(url_value(st.session_state[key])))
+            shown = md_escape(_joined(url_value(st.session_state[key])))
             why = ""
             if key == "n_heads" and "d_model" in st.session_state:
                 why = f" (n_heads must divide d_model, {st.session_state['d_model']})"
             problems.append(
-                f"{key} = “{md_escape(raw)}” is not a valid choice{why}, so the page shows {shown}."
+                f"{key} = “{md_escape(_joined(raw))}” is not a valid choice{why}, so the page "
+                f"shows {shown}."
             )
     return problems
 
@@ -209,7 +225,24 @@ def md_escape(text: str, limit: int = 60) -> str:
     return _MARKDOWN.sub(r"\\\1", text.replace("\n", " "))
 
 
-def _same(raw: str, value: object) -> bool:
+def _joined(value: str | list[str]) -> str:
+    return value if isinstance(value, str) else ", ".join(value)
+
+
+def asked_params() -> dict[str, str | list[str]]:
+    """The URL's query as the link wrote it: a repeated parameter (a multiselect) as a list."""
+    asked: dict[str, str | list[str]] = {}
+    for key in st.query_params:
+        values = st.query_params.get_all(key)
+        asked[key] = values if len(values) > 1 else (values[0] if values else "")
+    return asked
+
+
+def _same(raw: str | list[str], value: object) -> bool:
+    if isinstance(raw, list) or isinstance(value, (list, tuple)):
+        wanted = raw if isinstance(raw, list) else [raw]
+        have = url_value(list(value)) if isinstance(value, (list, tuple)) else [url_value(value)]
+        return [str(x) for x in wanted] == have
     if isinstance(value, bool):
         return raw.lower() in ("true", "1") if value else raw.lower() in ("false", "0")
     if isinstance(value, (int, float)):

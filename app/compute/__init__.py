@@ -14,15 +14,16 @@ import numpy as np
 import streamlit as st
 import torch
 
-from app.state import PRETRAINED, ModelChoice
-from encoder import Encoder, EncoderConfig
+from app.state import PRETRAINED, TRAINED, ModelChoice
+from encoder import Encoder, EncoderConfig, checkpoint
 from encoder.pretrained import load_minilm
 from encoder.summary import parameter_counts
+from encoder.tasks import TaskTokenizer
 from encoder.tokenizer import Encoding, Tokenizer, default_tokenizer
 
 # Cached models are shared by every session and never switch mode: train mode gets its own
 # instance. Dropout in train mode draws from the global RNG, so those passes take turns.
-_TRAIN_LOCK = threading.Lock()
+TRAIN_LOCK = threading.Lock()
 
 
 # One thread per forward pass: on a 2-core machine shared by the browser and other sessions,
@@ -38,9 +39,52 @@ def pretrained(train: bool = False) -> Encoder:
 
 
 @st.cache_resource(show_spinner=False)
-def tokenizer() -> Tokenizer:
+def wordpiece() -> Tokenizer:
     """Both models read the same WordPiece vocabulary (bert-base-uncased, 30,522 tokens)."""
     return default_tokenizer()
+
+
+def tokenizer() -> Tokenizer | TaskTokenizer:
+    """The tokenizer of the sidebar's model: WordPiece, or a trained model's task tokens.
+
+    Prefer ``tokenizer_for(choice)``; this follows the session's sidebar choice so that code
+    written for WordPiece also feeds a trained toy model the tokens it knows.
+    """
+    try:
+        choice = st.session_state.get("choice")
+    except Exception:  # no script run (a bare import or a library test): WordPiece
+        choice = None
+    return tokenizer_for(choice) if isinstance(choice, ModelChoice) else wordpiece()
+
+
+def tokenizer_for(choice: ModelChoice) -> Tokenizer | TaskTokenizer:
+    """WordPiece for the pretrained and from-scratch models; the task's tokens for a trained one."""
+    if choice.kind == TRAINED:
+        return task_tokenizer(choice.weights)
+    return wordpiece()
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def trained_checkpoint(weights: bytes) -> checkpoint.Checkpoint:
+    """A validated toy-task checkpoint (safetensors bytes only: nothing in it is executed).
+
+    The weights are content-addressed (the bytes key the cache) and never change after training,
+    so sessions can share it; a model still in training is never cached.
+    """
+    return checkpoint.from_bytes(weights, source="the trained model")
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def task_tokenizer(weights: bytes) -> TaskTokenizer:
+    tok = trained_checkpoint(weights).tokenizer()
+    tok.hint = "Press “Use the task's inputs” in the sidebar for lines it can read."
+    return tok
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def trained_model(weights: bytes, train: bool = False) -> Encoder:
+    """The trained encoder (without its task head), one instance per mode."""
+    return checkpoint.from_bytes(weights, source="the trained model").model.encoder.train(train)
 
 
 @st.cache_resource
@@ -65,6 +109,8 @@ def scratch_model(config: EncoderConfig, seed: int, train: bool = False) -> Enco
 def model_for(choice: ModelChoice) -> Encoder:
     if choice.kind == PRETRAINED:
         return pretrained(choice.train)
+    if choice.kind == TRAINED:
+        return trained_model(choice.weights, choice.train)
     return scratch_model(choice.config, choice.seed, choice.train)
 
 
@@ -108,7 +154,7 @@ def pretrained_config() -> EncoderConfig:
 @st.cache_data(show_spinner=False, max_entries=64)
 def batch_shape(sentences: tuple[str, ...], max_len: int) -> tuple[int, int]:
     """(B, S) of the padded batch, without running the model."""
-    return tuple(tokenizer().encode_batch(list(sentences), max_len=max_len).input_ids.shape)
+    return tuple(wordpiece().encode_batch(list(sentences), max_len=max_len).input_ids.shape)
 
 
 @st.cache_data(show_spinner=False, max_entries=24)
@@ -118,12 +164,12 @@ def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = 
     Pages that draw attention ask for ``attentions``; the others take the fast path.
     """
     model = model_for(choice)
-    batch = tokenizer().encode_batch(list(sentences), max_len=choice.max_len)
+    batch = tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
     check_size(model.cfg, *batch.input_ids.shape, attentions)
     started = time.perf_counter()
     with torch.inference_mode():
         if choice.train:
-            with _TRAIN_LOCK, torch.random.fork_rng():
+            with TRAIN_LOCK, torch.random.fork_rng():
                 torch.manual_seed(choice.seed)  # the same dropout masks for everyone
                 out = _run(model, batch, attentions)
         else:

@@ -1,0 +1,271 @@
+"""The Train page's work: a training job per session, run in bounded chunks, and the trained
+models the sidebar offers (the shipped checkpoints, then this session's own).
+
+A job and its model live in the session's own state, never in a shared cache: two people
+training at once each have their own weights. Only a finished model, as checkpoint bytes, is
+shared through ``compute.trained_checkpoint`` / ``compute.trained_model``, keyed by those bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from app import compute, state
+from encoder import checkpoint
+from encoder.tasks import TASKS, Task, TaskTokenizer, get_task
+from encoder.train import Point, Settings, Trainer, best_head, evaluate, ideal_match
+from encoder.train_cli import training_record
+
+CHECKPOINTS = state.ASSETS / "checkpoints"
+MODELS = "trained_models"  # session key: sidebar name -> checkpoint bytes, this session's own
+RESULT = "train_result"  # session key: the Result the page shows
+JOB = "train_job"  # session key: the Job in progress (or the last one)
+MAX_SNAPSHOTS = 12
+FIRST_SNAPSHOT = 25  # steps; then every doubling (25, 50, 100, ...) and the last step
+# what "Use the task's inputs" puts in the sidebar: a few lines each task can read
+INPUTS = {
+    "reverse": "3 1 4 1 5 9 2 6\n2 7 1 8 2\n1 2 3 4 5 6 7 8 9 0",
+    "copy-back": "3 1 4 1 5 9 2 6\n2 7 1 8 2\n1 2 3 4 5 6 7 8 9 0",
+    "sort": "3 1 4 1 5 9 2 6\n2 7 1 8 2\n9 8 7 6 5",
+}
+
+
+@dataclass
+class Snapshot:
+    step: int
+    accuracy: float  # mean token accuracy of the last training batches
+    attention: np.ndarray  # (L, H, n, n) on the fixed example, eval mode
+
+
+@dataclass
+class Result:
+    """A finished model as the page shows it: from a training job or an upload."""
+
+    name: str  # its name in the sidebar ("reverse · yours")
+    task: Task
+    weights: bytes  # the checkpoint file
+    accuracy: float  # on fresh examples
+    eval_examples: int
+    steps: int
+    seconds: float
+    how: str  # "reached 99%", "stopped by the budget", "stopped", "uploaded"
+    settings: Settings | None = None  # how it was trained here; None when uploaded
+    history: list[Point] = field(default_factory=list)
+    snapshots: list[Snapshot] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    """One training run of one session, advanced a chunk at a time by the page."""
+
+    trainer: Trainer
+    snapshots: list[Snapshot] = field(default_factory=list)
+    status: str = "running"  # running, done, stopped
+    next_snapshot: int = 0
+    result: Result | None = None  # set when the run ends; kept by settle() on the next run
+    kept: bool = False
+
+    @property
+    def task(self) -> Task:
+        return self.trainer.task
+
+    def advance(self, seconds: float) -> None:
+        """Train for about ``seconds`` (at least one step), then take a snapshot when due."""
+        if self.next_snapshot == 0:
+            self._snapshot()
+            self.next_snapshot = FIRST_SNAPSHOT
+        more = len(self.snapshots) < MAX_SNAPSHOTS - 1  # the last one is kept for the end
+        # stop exactly at the next snapshot's step: the same run gives the same snapshots
+        self.trainer.run(
+            seconds=seconds, steps=self.next_snapshot - self.trainer.steps if more else None
+        )
+        if more and self.trainer.steps == self.next_snapshot:
+            self._snapshot()
+            self.next_snapshot *= 2
+
+    def progress(self) -> float:
+        t, s = self.trainer, self.trainer.settings
+        return min(1.0, max(t.steps / s.max_steps, t.seconds / s.max_seconds))
+
+    def recent_accuracy(self) -> float:
+        recent = self.trainer.history[-20:]
+        return sum(p.accuracy for p in recent) / len(recent) if recent else 0.0
+
+    def _snapshot(self) -> None:
+        t = self.trainer
+        if self.snapshots and self.snapshots[-1].step == t.steps:
+            return
+        self.snapshots.append(
+            Snapshot(t.steps, self.recent_accuracy(), t.attention(self.task.example))
+        )
+
+    def finish(self, how: str | None = None) -> Result:
+        """End the run and keep its model in ``self.result``.
+
+        Pure Python, no Streamlit call (session state included): it runs in a ``finally`` while
+        a Stop or a page switch unwinds the script, where any st.* call would raise again.
+        """
+        t = self.trainer
+        if t.evaluated_at != t.steps:
+            t.evaluate()
+        self._snapshot()
+        self.status = "done" if t.done else "stopped"
+        if how is None:
+            how = (
+                f"reached {t.settings.target:.0%}"
+                if t.reached
+                else ("stopped by the budget" if t.done else "stopped")
+            )
+        weights = checkpoint.to_bytes(t.model, self.task, training_record(t))
+        self.result = Result(
+            name=f"{self.task.name} · yours",
+            task=self.task,
+            weights=weights,
+            accuracy=float(t.accuracy),
+            eval_examples=t.settings.eval_examples,
+            steps=t.steps,
+            seconds=t.seconds,
+            how=how,
+            settings=t.settings,
+            history=list(t.history),
+            snapshots=list(self.snapshots),
+        )
+        return self.result
+
+
+def start(task_name: str, arch: dict, settings: Settings) -> Job:
+    """A new job (raises ValueError, in words, on an impossible architecture)."""
+    from encoder.train import model_config
+
+    task = get_task(task_name)
+    return Job(Trainer(task, model_config(task, **arch), settings))
+
+
+def keep(result: Result) -> None:
+    """Make a finished model the page's result and selectable in the sidebar."""
+    st.session_state.setdefault(MODELS, {})[result.name] = result.weights
+    st.session_state[RESULT] = result
+
+
+def settle() -> None:
+    """At the start of a run: end a job the last run left running (it was cut off before its
+    finally) and keep the model of a job that ended while the page was being left."""
+    job = st.session_state.get(JOB)
+    if job is None or job.kept:
+        return
+    if job.status == "running":
+        job.finish("stopped")
+    if job.result is not None:
+        keep(job.result)
+        job.kept = True
+
+
+def from_upload(data: bytes) -> Result:
+    """Validate an uploaded checkpoint and measure it; ValueError (in words) changes nothing."""
+    ckpt = checkpoint.from_bytes(data, source="the uploaded file")
+    n = 500
+    import torch
+
+    accuracy = evaluate(ckpt.model, ckpt.task, n, torch.Generator().manual_seed(0))
+    info = ckpt.training
+    return Result(
+        name=f"{ckpt.task.name} · uploaded",
+        task=ckpt.task,
+        weights=bytes(data),
+        accuracy=accuracy,
+        eval_examples=n,
+        steps=int(info.get("steps", 0) or 0),
+        seconds=float(info.get("seconds", 0.0) or 0.0),
+        how="uploaded",
+    )
+
+
+@st.cache_resource(show_spinner=False)
+def shipped() -> dict[str, bytes]:
+    """The checkpoints shipped in assets/checkpoints, by task name, each validated once."""
+    out = {}
+    for name in TASKS:
+        path = CHECKPOINTS / f"{name}.safetensors"
+        if path.is_file():
+            try:
+                out[name] = checkpoint.read_bytes(path)
+                compute.trained_checkpoint(out[name])
+            except ValueError:
+                out.pop(name, None)  # a damaged file is left out, not served
+    return out
+
+
+def available() -> dict[str, bytes]:
+    """What the sidebar offers: shipped checkpoints, then this session's trained and uploaded."""
+    settle()
+    return {**shipped(), **st.session_state.get(MODELS, {})}
+
+
+def load_inputs(task_name: str) -> None:
+    """Callback: put lines the task can read into the sidebar's text area."""
+    st.session_state[state.TEXT] = INPUTS[task_name]
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def head_match(attention: np.ndarray, ideal: np.ndarray) -> np.ndarray:
+    return ideal_match(attention, ideal)
+
+
+def ideal_of(task: Task, text: str) -> np.ndarray:
+    return task.ideal_attention(TaskTokenizer(task).encode(text).ids)
+
+
+def best(attention: np.ndarray, ideal: np.ndarray) -> tuple[int, int, float]:
+    return best_head(attention, ideal)
+
+
+def arch_of(weights: bytes) -> dict:
+    """The model_config arguments of a checkpoint's architecture."""
+    cfg = compute.trained_checkpoint(weights).model.cfg
+    names = ("d_model", "n_heads", "n_layers", "d_ff", "dropout", "norm_first")
+    return {k: getattr(cfg, k) for k in names}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def example_attention(weights: bytes) -> np.ndarray:
+    """A checkpoint's attention on its task's fixed example. Shape: (L, H, n, n)"""
+    from encoder.train import attention_of
+
+    ckpt = compute.trained_checkpoint(weights)
+    return attention_of(ckpt.model, ckpt.task, ckpt.task.example)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def try_text(weights: bytes, text: str) -> tuple[list[str], str, str]:
+    """Tokens, the model's answer and the right answer for one input (ValueError if unreadable)."""
+    from encoder.train import predict
+
+    ckpt = compute.trained_checkpoint(weights)
+    enc = ckpt.tokenizer().encode(text)
+    return enc.tokens, predict(ckpt.model, ckpt.task, text), ckpt.task.solve(text)
+
+
+def snippet(task: str, arch: dict, settings: Settings, steps: int) -> str:
+    """The Train page's run as Python: the same task, model, settings and number of steps, then
+    its accuracy on fresh examples and the head closest to the ideal pattern."""
+    s = settings
+    args = "".join(f", {k}={v!r}" for k, v in arch.items())
+    return (
+        "from encoder.tasks import get_task\n"
+        "from encoder.train import Settings, Trainer, best_head, model_config\n\n"
+        f"task = get_task({task!r})\n"
+        f"config = model_config(task{args})\n"
+        f"settings = Settings(lr={s.lr!r}, batch_size={s.batch_size}, seed={s.seed}, "
+        f"max_steps={steps}, max_seconds=1e9)\n"
+        "trainer = Trainer(task, config, settings)\n"
+        "trainer.run()  # the page's steps; with dropout 0 the weights come out the same\n"
+        "trainer.evaluate()  # token accuracy on 2000 fresh examples, eval mode\n"
+        "print(trainer.summary())\n"
+        "att = trainer.attention(task.example)  # (layers, heads, n, n), eval mode\n"
+        "ideal = task.ideal_attention(trainer.tokenizer.encode(task.example).ids)\n"
+        "layer, head, match = best_head(att, ideal)  # counted from 0\n"
+        "print(layer, head, round(match, 3))  # share of that head's weight on the ideal keys\n"
+    )

@@ -1,0 +1,156 @@
+"""The Train page in real Chromium: train live and stop, leave mid-run, another session keeps
+working meanwhile, and screenshots at a laptop's and a projector's width."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.browser import (
+    chromium_path,
+    full_screenshot,
+    launch,
+    streamlit_server,
+    wait_idle,
+    wait_painted,
+)
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+TINY = "task=copy-back&steps=150&width=32&heads=2&layers=1&ffn=64&lr=0.01"
+LONG = "task=reverse&secs=120&steps=20000"  # far more than a test waits for
+EXCEPTION = '[data-testid="stException"]'
+
+if chromium_path() is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
+    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server():
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()
+
+
+def open_page(browser, url: str, width: int = 1280):
+    context = browser.new_context(viewport={"width": width, "height": 1100})
+    page = context.new_page()
+    page.goto(url)
+    wait_idle(page)
+    return context, page
+
+
+def start_training(page) -> None:
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector("text=Training…", timeout=60_000)
+    page.wait_for_function(  # a few steps done and drawn
+        "() => /Step [1-9]/.test(document.querySelector('[data-testid=\"stProgress\"]')"
+        "?.innerText || '')",
+        timeout=60_000,
+    )
+
+
+def nav(page, title: str) -> None:
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
+    wait_idle(page)
+
+
+def result_text(page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def test_stop_ends_training_and_keeps_the_model(server, browser):
+    context, page = open_page(browser, f"{server}/train?{LONG}", width=1024)
+    start_training(page)
+    wait_painted(page, plotly=2)  # the live curves and the attention strip
+    ARTIFACTS.mkdir(exist_ok=True)
+    full_screenshot(page, ARTIFACTS / "train_live_1024.png")
+    page.get_by_role("button", name="Stop").click()
+    wait_idle(page)
+    text = result_text(page)
+    assert "Result: reverse · yours" in text and "stopped" in text
+    assert page.locator(EXCEPTION).count() == 0
+    context.close()
+
+
+def test_leaving_the_page_ends_training_and_the_model_serves_other_pages(server, browser):
+    context, page = open_page(browser, f"{server}/train?{LONG}")
+    start_training(page)
+    nav(page, "Attention")
+    page.get_by_test_id("stRadioGroup").get_by_text("Trained", exact=True).click()
+    wait_idle(page)
+    picker = page.locator(
+        '[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Trained model"
+    )
+    picker.wait_for(timeout=60_000)
+    picker.click()
+    options = page.locator('[role="option"]').all_inner_texts()
+    assert "reverse · yours" in options
+    page.locator('[role="option"]', has_text="reverse · yours").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Use the task's inputs").click()
+    wait_idle(page)
+    assert page.locator(EXCEPTION).count() == 0
+    assert "Trained: reverse · yours" in result_text(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    full_screenshot(page, ARTIFACTS / "train_model_on_attention.png")
+    nav(page, "Train")
+    text = result_text(page)
+    assert "Result: reverse · yours" in text and "stopped" in text
+    context.close()
+
+
+def test_another_session_keeps_working_while_one_trains(server, browser):
+    ctx_a, trainer = open_page(browser, f"{server}/train?{LONG}")
+    ctx_b, other = open_page(browser, server)
+    start_training(trainer)
+    box = other.locator('[data-testid="stSidebar"] textarea')
+    box.fill("The other session is not kept waiting")
+    started = time.perf_counter()
+    box.press("Control+Enter")
+    other.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=\"stText\"]')]"
+        ".some((e) => e.innerText.includes('waiting'))",
+        timeout=60_000,
+    )
+    wait_idle(other)
+    waited = time.perf_counter() - started
+    progress = trainer.locator('[data-testid="stProgress"]').inner_text()
+    print(f"\nsecond session rerun while the first trains: {waited:.2f} s ({progress})")
+    assert "Step" in progress and other.locator(EXCEPTION).count() == 0
+    trainer.get_by_role("button", name="Stop").click()
+    wait_idle(trainer)
+    ctx_a.close()
+    ctx_b.close()
+
+
+@pytest.mark.parametrize("width", [1024, 1920])
+def test_screenshots_after_training(server, browser, width):
+    context, page = open_page(browser, f"{server}/train?{TINY}", width=width)
+    page.get_by_role("button", name="Start training").click()
+    page.wait_for_selector("text=Result: copy-back · yours", timeout=120_000)
+    wait_idle(page)
+    wait_painted(page, plotly=4)
+    assert page.locator(EXCEPTION).count() == 0
+    overflow = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth"
+        " - document.querySelector('[data-testid=\"stMain\"]').clientWidth"
+    )
+    assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+    ARTIFACTS.mkdir(exist_ok=True)
+    full_screenshot(page, ARTIFACTS / f"train_{width}.png")
+    context.close()
