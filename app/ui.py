@@ -58,7 +58,15 @@ def encode(choice: state.ModelChoice, texts: list[str], *, attentions: bool = Fa
     except ValueError as err:
         st.error(f"Could not encode these sentences: {err}")
         st.stop()
-    for i, enc in enumerate(fwd.encodings):
+    say_cuts(choice, fwd.encodings)
+    return fwd
+
+
+def say_cuts(choice: state.ModelChoice, encodings) -> None:
+    """Say what the tokenizer cut (max_len) or could not read ([UNK]), sentence by sentence."""
+    for i, enc in enumerate(encodings):
+        if enc is None:  # a sentence the page does not read
+            continue
         if enc.truncated:
             st.warning(
                 f"Sentence {i + 1}: {enc.truncation_message}, cut after character "
@@ -74,7 +82,6 @@ def encode(choice: state.ModelChoice, texts: list[str], *, attentions: bool = Fa
                 "the model reads [UNK] (unknown) there. WordPiece splits words of up to 100 "
                 "characters into known pieces; emoji and rare symbols have none."
             )
-    return fwd
 
 
 UNKNOWN = "[UNK]"
@@ -111,6 +118,31 @@ def keep_valid(key: str, options: list, fallback: object) -> None:
     layers, other sentences) is reset to ``fallback``, in session state and in the URL."""
     if key in st.session_state and st.session_state[key] not in options:
         st.session_state[key] = fallback
+
+
+def segmented(label: str, options: list, key: str, *, default: object = None, **kwargs):
+    """A required segmented control, bound to the link (key = parameter name).
+
+    Streamlit 1.67 lets an empty ``?key=`` in a link clear even a required control; the page
+    then reruns once with the default on screen instead of drawing a view of nothing.
+    """
+    default = options[0] if default is None else default
+    keep_valid(key, options, default)  # a stale or cleared value comes back as the default
+    value = st.segmented_control(
+        label,
+        options,
+        default=default,
+        required=True,
+        key=state.linked(key),
+        bind="query-params",
+        **kwargs,
+    )
+    retried = f"_cleared_{key}"
+    if value is None and not st.session_state.get(retried):
+        st.session_state[retried] = True
+        st.rerun()
+    st.session_state.pop(retried, None)
+    return default if value is None else value
 
 
 def sentence_picker(texts: list[str], *, key: str = "sentence", label: str = "Sentence") -> int:

@@ -74,6 +74,10 @@ def streamlit_server(script: Path = ROOT / "app" / "main.py", timeout: float = 9
                 proc.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
+            log.seek(0)
+            text = log.read().decode(errors="replace")
+            if "Traceback" in text:  # users see a redacted message; the test log gets this
+                print(f"streamlit server log:\n{text[-6000:]}")
 
 
 def wait_healthy(url: str, proc: subprocess.Popen, timeout: float) -> None:

@@ -8,3 +8,9 @@ import os
 # transformers / huggingface_hub are imported so that nothing tries to download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+# The app shows users a redacted error (client.showErrorDetails = "none" in config.toml); the
+# tests want the real one in at.exception.
+from streamlit import config as _st_config
+
+_st_config.set_option("client.showErrorDetails", "full")

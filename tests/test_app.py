@@ -209,7 +209,7 @@ def test_broken_link_parameters_fall_back_to_defaults():
     assert len(plotly_specs(at)) == 1
     said = link_notice(at)
     assert "model = “bogus” is not a valid choice, so the page shows Pretrained." in said
-    assert "“d_model” only applies to the From scratch model" in said
+    assert "“d_model” does not apply to the model chosen" in said
     assert "seed = “\\-4”" in said  # markdown-escaped: it renders as -4
     at = new_app(model="From scratch", d_model="33", n_layers="999")
     assert_clean(at)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from app.charts import encode as charts
-from app.snippet import config_source
+from app.snippets import config_source
 from app.state import closest, head_options, split_sentences
 from encoder import EncoderConfig
 from encoder.analysis import cosine_matrix, mean_pool

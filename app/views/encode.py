@@ -7,7 +7,7 @@ import streamlit as st
 
 from app import state, ui
 from app.charts import encode as charts
-from app.snippet import python_snippet
+from app.snippets import python_snippet
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.summary import group_layers, group_parameters, shape_trace
 
@@ -89,19 +89,13 @@ with st.container(horizontal=True, gap="large"):
         token_rows(), hide_index=True, height=min(420, 38 + 35 * S), width="content", key="tokens"
     )
     with st.container(width="content"):
-        view = (
-            st.segmented_control(
-                f"The padded batch: {B} sentence(s) × {S} positions",
-                ["tokens", "ids", "mask"],
-                default="tokens",
-                required=True,
-                key=state.linked("grid"),
-                bind="query-params",
-                help="input_ids holds one token id per position; attention_mask is 1 on real "
-                "tokens and 0 on padding, which attention ignores.",
-            )
-            or "tokens"
-        )  # an empty ?grid= in a link clears even a required control
+        view = ui.segmented(
+            f"The padded batch: {B} sentence(s) × {S} positions",
+            ["tokens", "ids", "mask"],
+            "grid",
+            help="input_ids holds one token id per position; attention_mask is 1 on real "
+            "tokens and 0 on padding, which attention ignores.",
+        )
         st.table(batch_grid(view), width="content")
         st.caption(GRID_CAPTIONS[view])
 
