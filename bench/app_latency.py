@@ -8,6 +8,11 @@ Run: .venv/bin/python bench/app_latency.py [--repeat 5] [--start-repeat 3] [--wi
    nothing is stale and every chart shows the new sentence.
 2. start-to-render: from launching `streamlit run` to the first page fully rendered in the
    browser (a fresh server process and a fresh browser context each repeat).
+3. attention submit-to-settled: the Attention page (all-MiniLM-L6-v2, 6 x 12 heads) with a
+   sentence of 20 and of 128 tokens, as it opens (overview + detail) and in each other view.
+   Settled = the script is idle, the page shows the new sentence, and the DOM (charts, canvas
+   redraws, tables included) has not changed for QUIET ms; the time is that of the last change.
+   The blank page is measured the same way, in alternation.
 The two apps run in alternation (blank, ours, blank, ours, ...) so both see the same noise.
 """
 
@@ -20,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from urllib.parse import urlencode
 
 from playwright.sync_api import sync_playwright
 
@@ -187,6 +193,143 @@ def row(metric: str, samples: dict, goal: float) -> str:
     return f"{metric:<22} {blank:>9.0f} {ours:>9.0f} {ratio:>6.1f} {f'<= {goal:g}x':>7} {verdict}"
 
 
+# ---- the Attention page: submit-to-settled, per view ------------------------------------------
+
+VIEWS = ("Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare")
+GOAL_SETTLED = 2.0  # the page as it opens (Heads), 20 tokens
+QUIET = 500  # ms without a DOM change that count as settled
+FILLER = "and the old river ran past a quiet town where many people walked".split()  # noqa: SIM905
+
+# Like PROBE, but done = the last DOM change before QUIET ms of calm, once the script is idle
+# and the watched text shows the marker (so a rerun that has not started cannot count).
+SETTLE = """([marker, watch, quiet]) => {
+  const q = (s) => document.querySelector(s);
+  const text = () => [...document.querySelectorAll(watch)].map((e) => e.textContent).join('\\n');
+  const b = (window.__bench = { t0: null, done: null, last: null, left: false, before: text() });
+  if (!window.__benchArmed) {
+    window.__benchArmed = true;
+    window.addEventListener('keydown', (e) => {
+      const p = window.__bench;
+      if (p && e.key === 'Enter' && p.t0 === null) p.t0 = performance.now();
+    }, true);
+    new MutationObserver(() => {
+      const p = window.__bench;
+      if (p && p.t0 !== null && p.done === null) p.last = performance.now();
+    }).observe(document.body,
+      { subtree: true, childList: true, attributes: true, characterData: true });
+  }
+  const tick = () => {
+    if (window.__bench !== b) return;
+    if (b.t0 !== null) {
+      const app = q("[data-testid='stApp']");
+      const state = app && app.getAttribute('data-test-script-state');
+      if (state !== 'notRunning' || text() !== b.before) b.left = true;
+      const ready = b.left && state === 'notRunning' && text().includes(marker)
+        && app.getAttribute('data-test-connection-state') === 'CONNECTED'
+        && !q('[data-testid="stSkeleton"]') && !q('[data-stale="true"]');
+      const now = performance.now();
+      if (ready && now - (b.last ?? b.t0) >= quiet) {
+        b.done = b.last ?? now;
+        return;
+      }
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+}"""
+ATTENTION_WATCH = "[data-testid='stMain'] [data-testid='stCode']"  # the snippet names the text
+
+
+def sentence_of(n_tokens: int, i: int) -> tuple[str, str]:
+    """A fresh sentence of exactly n_tokens WordPiece tokens ([CLS] and [SEP] included)."""
+    from encoder.tokenizer import default_tokenizer
+
+    tok = default_tokenizer()
+    word = f"{WORDS[i % len(WORDS)]}{'s' * (i // len(WORDS))}"
+    words = ["Sentence", "about", "the", word]
+    k = 0
+    while len(tok.encode(" ".join(words))) < n_tokens:
+        words.append(FILLER[k % len(FILLER)])
+        k += 1
+    return " ".join(words), word
+
+
+def settled_ms(page, app: App, text: str, marker: str, watch: str) -> float:
+    box = page.locator(app.box)
+    box.fill(text)
+    page.evaluate(SETTLE, [marker, watch, QUIET])
+    box.press(app.key)
+    page.wait_for_function("() => window.__bench.done !== null", timeout=TIMEOUT, polling=100)
+    return page.evaluate("() => window.__bench.done - window.__bench.t0")
+
+
+def bench_attention(browser, args, n_tokens: int, views: list[str]) -> dict[str, dict]:
+    """Per view: blank and ours, one settled submit each in turn; a fresh sentence every time."""
+    out = {}
+    with streamlit_server(BLANK.script) as blank_url, streamlit_server(args.script) as url:
+        blank = browser.new_context(viewport={"width": args.width, "height": HEIGHT}).new_page()
+        blank.goto(blank_url)
+        BLANK.ready(blank)
+        ours = browser.new_context(viewport={"width": args.width, "height": HEIGHT}).new_page()
+        ours.goto(f"{url}/attention")
+        wait_idle(ours, TIMEOUT)
+        counter = 0
+        for _ in range(3):  # warm the fresh server first: else the first view measured pays
+            counter += 1  # first-use costs (measured: 2.7x for Heads first, 2.1x after)
+            text, marker = sentence_of(n_tokens, counter)
+            settled_ms(ours, OURS, f"{text}\nThe cat sat on the mat.", marker, ATTENTION_WATCH)
+        for view in views:
+            start, _ = sentence_of(n_tokens, 999 + counter)
+            query = urlencode({"view": view, "text": f"{start}\nThe cat sat on the mat."})
+            ours.goto(f"{url}/attention?{query}")
+            wait_idle(ours, TIMEOUT)
+            ours.locator(ATTENTION_WATCH).first.wait_for(state="visible", timeout=TIMEOUT)
+            samples: dict[str, list[float]] = {"blank": [], "ours": []}
+            for r in range(args.warmup + args.repeat):
+                counter += 1
+                text, marker = sentence_of(n_tokens, counter)
+                # two sentences, so Compare has a partner; the first is the one shown
+                pair = f"{text}\nThe cat sat on the mat."
+                b_ms = settled_ms(blank, BLANK, text, marker, BLANK.watch)
+                o_ms = settled_ms(ours, OURS, pair, marker, ATTENTION_WATCH)
+                if r >= args.warmup:
+                    samples["blank"].append(b_ms)
+                    samples["ours"].append(o_ms)
+            out[view] = samples
+        blank.context.close()
+        ours.context.close()
+    return out
+
+
+def report_attention(browser, args) -> None:
+    """Per view, ours against the blank page. The blank page does the same work in every view,
+    so the reference is the median of all its samples at that length (steadier on a busy
+    machine); the blank median of the view's own rounds is shown too."""
+    views = [v for v in args.views.split(",") if v]
+    print(
+        f"\nAttention page, submit-to-settled (DOM quiet {QUIET} ms), ratio to the blank page "
+        f"in the same run; goal for the page as it opens (Heads): <= {GOAL_SETTLED:g}x"
+    )
+    print(
+        f"{'tokens':>6} {'view':<16} {'blank ms':>9} {'(rounds)':>9} {'ours ms':>9} "
+        f"{'ratio':>6}  samples (ours)"
+    )
+    for n in (int(t) for t in args.tokens.split(",")):
+        results = bench_attention(browser, args, n, views)
+        blank = statistics.median([ms for r in results.values() for ms in r["blank"]])
+        for view, samples in results.items():
+            ours = statistics.median(samples["ours"])
+            own = statistics.median(samples["blank"])
+            goal = (
+                f"  {'ok' if ours / blank <= GOAL_SETTLED else 'MISS'}" if view == VIEWS[0] else ""
+            )
+            print(
+                f"{n:>6} {view:<16} {blank:>9.0f} {own:>9.0f} {ours:>9.0f} {ours / blank:>6.2f}  "
+                f"{fmt(samples['ours'])}{goal}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="submits per app (median)")
@@ -196,26 +339,40 @@ def main() -> None:
     parser.add_argument(
         "--script", type=Path, default=OURS.script, help="our entry script (default app/main.py)"
     )
+    parser.add_argument(
+        "--only", choices=["all", "encode", "attention"], default="all",
+        help="encode: the Encode page's submit and the server start; attention: its views",
+    )  # fmt: skip
+    parser.add_argument("--views", default=",".join(VIEWS), help="Attention views, comma-separated")
+    parser.add_argument("--tokens", default="20,128", help="Attention sentence lengths in tokens")
     args = parser.parse_args()
-    ours = replace(OURS, script=args.script.resolve())
+    args.script = args.script.resolve()
+    ours = replace(OURS, script=args.script)
     apps = [BLANK, ours]
     print(
-        f"App latency, blank Streamlit page vs {ours.script.relative_to(ROOT)}; viewport "
+        f"App latency, blank Streamlit page vs {ours.script}; viewport "
         f"{args.width}x{HEIGHT}; medians of {args.repeat} submits and {args.start_repeat} starts"
     )
     load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"Machine: {os.cpu_count()} CPUs, load average {load} (other work inflates both columns)")
+    with sync_playwright() as pw:
+        browser = launch(pw)
+        try:
+            if args.only != "attention":
+                encode_report(browser, apps, args)
+            if args.only != "encode":
+                report_attention(browser, args)
+        finally:
+            browser.close()
+
+
+def encode_report(browser, apps: list[App], args) -> None:
     print(
         f"Goals: submit-to-painted ours <= {GOAL_SUBMIT:g}x blank (one plotly subplot per head "
         f"measured ~14x); server start to first full render <= {GOAL_START:g}x blank"
     )
-    with sync_playwright() as pw:
-        browser = launch(pw)
-        try:
-            submit = bench_submit(browser, apps, args.repeat, args.warmup, args.width)
-            start, health = bench_start(browser, apps, args.start_repeat, args.width)
-        finally:
-            browser.close()
+    submit = bench_submit(browser, apps, args.repeat, args.warmup, args.width)
+    start, health = bench_start(browser, apps, args.start_repeat, args.width)
     print("\nSamples (ms)")
     for app in apps:
         print(f"  submit-to-painted {app.name:<5}: {fmt(submit[app.name])}")

@@ -1,6 +1,364 @@
-"""Attention: being built (issue in progress)."""
+"""Attention: every head at a glance, one head in depth, token lines, rollout, head statistics,
+two sentences side by side, and exports."""
 
+from __future__ import annotations
+
+import numpy as np
 import streamlit as st
 
-st.title("Attention")
-st.info("This page is being built.")
+from app import compute, state, ui
+from app.charts import attention as charts
+from app.charts import attention_stats as head_table
+from app.components.attention_canvas import attention_canvas, trigger
+from app.compute import attention as attn
+from app.snippets.attention import attention_snippet
+from encoder.analysis import attention_rollout, head_statistics
+
+VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare"]
+LINE_MIN = 0.01  # token lines below this weight are not drawn
+RESIDUAL = 0.5  # rollout's weight of the residual connection
+SHARE = st.column_config.NumberColumn(format="percent", width="small")
+STATS_COLUMNS = {
+    "head": st.column_config.TextColumn("head", width="small", pinned=True),
+    "layer": None,
+    "head_index": None,
+    "entropy": st.column_config.NumberColumn("entropy (bits)", format="%.2f", width="small"),
+    "distance": st.column_config.NumberColumn("distance", format="%.2f", width="small",
+                                              help="Mean |query − key| position, weighted"),
+    "self": SHARE, "previous": SHARE,
+    "first": st.column_config.NumberColumn("first ([CLS])", format="percent", width="small"),
+    "last": st.column_config.NumberColumn("last ([SEP])", format="percent", width="small"),
+    "max": st.column_config.NumberColumn("max weight", format="%.2f", width="small"),
+    "looks like": st.column_config.TextColumn("looks like", width="medium"),
+}  # fmt: skip
+EXPLAINER = (
+    "In every layer, each head lets every token (the **query**, a row) take a weighted mix of "
+    "the vectors of all tokens (the **keys**, the columns). A row's weights are ≥ 0 and sum "
+    "to 1; padding gets none. Layers and heads are counted from 0, as in Python.\n\n"
+    "**What attention weights are, and are not.** They show where a token's new vector mixes "
+    "information *from*, in one head of one layer. They do not say *why* the model decided "
+    "anything: what is mixed passes through value and output projections, the feed-forward "
+    "network and every later layer, and a sharp head can carry little. A view of the "
+    "plumbing, not an explanation.\n\n"
+    "**Try this**\n"
+    '- Type "She sat on the river bank." and "He opened a bank account." on two lines, then '
+    "open *Compare* on the token *bank*: which heads treat the two banks differently?\n"
+    '- Type "The animal didn\'t cross the street because it was too tired", choose *Token '
+    "lines*, click *it*, and step through the layers: look for a head that points at *animal*.\n"
+    "- *Head statistics*: sort by *previous* to find heads that look one token back, or by "
+    "*first* for heads that park on [CLS]; click a row to open the head.\n"
+    "- Switch the sidebar to *From scratch*: random weights give near-uniform heads (high "
+    "entropy), and the overview turns into flat grey-blue tiles."
+)
+
+choice = ui.header("Attention", EXPLAINER)
+texts = ui.sentences()
+B = len(texts)
+messages = st.container()  # truncation notes land above the controls
+for key in ("token", "lheads", "other"):  # keep a hidden view's pickers for when it returns
+    if key in st.session_state:
+        st.session_state[key] = st.session_state[key]
+
+with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
+    pick = ui.sentence_picker(texts)
+    views = VIEWS if B > 1 else VIEWS[:-1]
+    view = ui.segmented("View", views, "view")
+    other = pick
+    if view == "Compare":
+        labels = ui.picker_labels(texts)
+        others = [s for k, s in enumerate(labels) if k != pick]
+        ui.keep_valid("other", others, others[0])
+        shown = st.selectbox(
+            "Compare with", others, key=state.linked("other"), bind="query-params", width=360
+        )
+        other = labels.index(shown)
+
+
+def run_forward(wanted: tuple[int, ...]) -> attn.SentenceAttention:
+    """The cached forward pass, its spinner, its refusals and truncations said on the page."""
+    try:
+        keep = attn.keep_for(choice, tuple(texts), wanted)
+        b, s = compute.batch_shape(tuple(texts), choice.max_len)
+        secs = compute.estimate_seconds(choice, b, s) * 1.5
+        with st.spinner(ui.working_message(choice, b, s, secs), show_time=True):
+            result = attn.sentence_attention(choice, tuple(texts), keep)
+    except ValueError as err:
+        st.error(f"Could not encode these sentences: {err}")
+        st.stop()
+    with messages:
+        ui.say_cuts(choice, result.encodings)
+    return result
+
+
+result = run_forward((pick, other))
+att = result.of(pick)  # (L, H, n, n)
+enc = result.encodings[pick]
+L, H, n = att.shape[0], att.shape[1], att.shape[-1]
+
+
+def set_head(layer: int, head: int, go: str | None = None) -> None:
+    st.session_state["layer"], st.session_state["head"] = layer, head
+    if go:
+        st.session_state["view"] = go
+
+
+def on_pick() -> None:
+    hit = trigger("overview", "pick")
+    if isinstance(hit, dict):
+        set_head(int(hit["layer"]), int(hit["head"]))
+
+
+ui.keep_valid("layer", list(range(L)), 0)
+ui.keep_valid("head", list(range(H)), 0)
+# every view shows these (greyed where they do not apply), so any link to the page fits any view
+with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
+    layer = st.selectbox(
+        "Layer", list(range(L)), key=state.linked("layer"), bind="query-params", width=110
+    )
+    all_heads = view in ("Token lines", "Mean & rollout")
+    head = st.selectbox(
+        "Head",
+        list(range(H)),
+        key=state.linked("head"),
+        bind="query-params",
+        width=110,
+        disabled=all_heads,
+        help="This view uses every head of the layer." if all_heads else None,
+    )
+    hide = st.toggle(
+        "Hide [CLS] and [SEP] (rows renormalised)",
+        key=state.linked("hide"),
+        bind="query-params",
+        width="content",
+        disabled=view == "Head statistics",
+        help="Removes the special tokens' rows and columns, then rescales each row to sum "
+        "to 1 again: the weight left over, shared out among the words. (The statistics always "
+        "count every token.)",
+    )
+    own_max = st.toggle(
+        "Colour to each head's own max",
+        key=state.linked("ownmax"),
+        bind="query-params",
+        width="content",
+        disabled=view in ("Token lines", "Head statistics"),
+        help="Off: the colour scale runs from 0 to 1 for every map, so maps compare. On: from "
+        "0 to the map's largest weight, so a flat head's pattern shows.",
+    )
+
+
+def shown(a: np.ndarray, e) -> tuple[np.ndarray, list[str], str]:
+    """The maps as drawn (special tokens hidden if asked), their labels, and a title suffix."""
+    if hide and any(e.special) and not all(e.special):
+        kept, positions = attn.without_special(a, e.special)
+        return kept, charts.labels([e.tokens[p] for p in positions], positions), " · renormalised"
+    return a, charts.labels(e.tokens), ""
+
+
+if hide and all(enc.special):
+    st.info("This sentence has only special tokens: nothing is left to show without them.")
+maps, tokens, renorm = shown(att, enc)
+name = f"L{layer} H{head}"
+file = f"attention_s{pick + 1}_L{layer}_H{head}" + ("_renormalised" if renorm else "")
+summary = f"Attention of sentence {pick + 1}: " + " ".join(enc.tokens)
+if choice.train:
+    st.caption(
+        "Train mode: dropout zeroes some weights and scales the rest by 1/(1−p), so rows no "
+        "longer sum to exactly 1."
+    )
+
+if view == "Heads":
+    z = maps[layer, head]
+    top, scale = charts.weight_scale(z, own_max)
+    grid_title = f"All {L}×{H} heads{renorm}: layer rows, head columns. Click one to open it."
+    attention_canvas(
+        [
+            charts.grid_panel(maps, (layer, head), own_max, grid_title),
+            charts.matrix_panel(
+                z, tokens, tokens, f"{name}{renorm}", zmax=top, scale=scale, file=file
+            ),
+        ],
+        key="overview",
+        summary=summary,
+        min_width=520 if len(tokens) <= 48 else 720,  # long sentences: a bigger detail
+        on_pick=on_pick,
+    )
+    overview = "each tile 0 to its own max" if own_max else "0 to 1 in every tile"
+    st.caption(
+        f"Overview colours: {overview}. Detail: row = the query token, column = the key it "
+        "takes from; hover a cell for “query → key: weight”."
+    )
+
+elif view == "Token lines":
+    first_word = tokens[min(1, len(tokens) - 1)]  # [CLS] is a dull first query
+    if "token" not in st.session_state and "token" not in st.query_params:
+        st.session_state["token"] = first_word
+    ui.keep_valid("token", tokens, first_word)
+    lheads = [h for h in st.session_state.get("lheads", []) if h < H]
+    if "lheads" in st.session_state and len(lheads) != len(st.session_state["lheads"]):
+        st.session_state["lheads"] = lheads or list(range(H))
+    with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
+        token = st.selectbox(
+            "Query token", tokens, key=state.linked("token"), bind="query-params", width=280
+        )
+        heads_on = st.pills(
+            "Heads drawn",
+            list(range(H)),
+            selection_mode="multi",
+            default=list(range(H)),
+            key=state.linked("lheads"),
+            bind="query-params",
+        )
+    q = tokens.index(token)
+
+    panel = charts.lines_panel(
+        maps[layer, :, q, :], tokens, q, sorted(heads_on), LINE_MIN,
+        f"Layer {layer}: where “{tokens[q]}” looks{renorm}",
+    )  # fmt: skip
+
+    def on_query(options: list[str] = tokens, offset: int = panel["offset"]) -> None:
+        hit = trigger("lines", "query")
+        if isinstance(hit, int) and 0 <= offset + hit < len(options):
+            st.session_state["token"] = options[offset + hit]
+
+    attention_canvas(
+        [panel],
+        key="lines",
+        summary=summary,
+        on_query=on_query,
+    )
+    st.caption(
+        f"One colour per head; a line's opacity is its weight. Lines under {LINE_MIN} are not "
+        "drawn (keys shaded by their largest weight). Click a token on the left to make it the "
+        "query; hover a key for every head's weight."
+    )
+
+elif view == "Mean & rollout":
+    mean = maps[layer].mean(axis=0)
+    rollout = attention_rollout(maps, residual=RESIDUAL)[layer]
+    (mean_top, mean_scale), (roll_top, roll_scale) = (
+        charts.weight_scale(mean, own_max),
+        charts.weight_scale(rollout, own_max),
+    )
+    attention_canvas(
+        [
+            charts.matrix_panel(
+                mean, tokens, tokens, f"Mean of the {H} heads of layer {layer}{renorm}",
+                zmax=mean_top, scale=mean_scale, file=f"attention_s{pick + 1}_L{layer}_mean",
+            ),
+            charts.matrix_panel(
+                rollout, tokens, tokens, f"Rollout through layers 0–{layer}{renorm}",
+                zmax=roll_top, scale=roll_scale, axes=("input token", "token after this layer"),
+                file=f"attention_s{pick + 1}_L{layer}_rollout",
+            ),
+        ],
+        key="aggregate",
+        summary=summary,
+        min_width=460,
+    )  # fmt: skip
+    st.markdown(
+        "- **Mean over heads**: what the layer's heads mix into each token if every head "
+        "counted the same. It is not what the layer outputs: each head's mix passes through "
+        "its own slice of the output projection, and some heads matter far more than others.\n"
+        f"- **Rollout** (Abnar & Zuidema 2020): the layers' mean attention, with the residual "
+        f"connection counted as attention to oneself (weight {RESIDUAL}), multiplied through "
+        "the layers: roughly how much each token's vector after this layer draws on each input "
+        "token. It ignores the values, the feed-forward networks and LayerNorm, so it is a "
+        "rough map of information flow, not an explanation of the output."
+    )
+
+elif view == "Head statistics":
+    stats = head_statistics(att)  # every token, [CLS] and [SEP] included
+    frame = head_table.table(stats, n)
+
+    def on_row() -> None:
+        rows = st.session_state["stats"].selection.rows
+        if rows:
+            set_head(int(frame.layer[rows[0]]), int(frame.head_index[rows[0]]), "Heads")
+
+    st.caption(
+        f"Every head of sentence {pick + 1}, its {n} tokens ([CLS] and [SEP] included), "
+        "averaged over the query rows. Sort by a column's header; click a row to open that head."
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        key="stats",
+        on_select=on_row,
+        selection_mode="single-row",
+        height=min(38 + 35 * len(frame), 460),
+        column_config=STATS_COLUMNS,
+    )
+    looks = head_table.short_kind(stats, layer, head, n) or "no clear pattern by these rules"
+    st.markdown(f"The chosen head, **{name}**, looks like: {looks}.")
+    st.markdown(f"**Heads in plain words** (named when {head_table.RULES}):")
+    for kind, heads in head_table.named(stats, n).items():
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            count = f"{len(heads)} heads" + (", the strongest 8" if len(heads) > 8 else "")
+            st.markdown(f"{head_table.KINDS[kind]} ({count if heads else 'none'})", width="content")
+            for lh, hh, _ in heads[:8]:
+                st.button(
+                    f"L{lh} H{hh}",
+                    key=f"go_{lh}_{hh}",
+                    on_click=set_head,
+                    args=(lh, hh, "Heads"),
+                    help="Open this head",
+                )
+
+elif view == "Compare":
+    enc_b = result.encodings[other]
+    maps_b, tokens_b, _ = shown(result.of(other), enc_b)
+    za, zb = maps[layer, head], maps_b[layer, head]
+    top, scale = charts.weight_scale(np.concatenate([za.ravel(), zb.ravel()]), own_max)
+    panels = [
+        charts.matrix_panel(za, tokens, tokens, f"Sentence {pick + 1} · {name}{renorm}",
+                            zmax=top, scale=scale, file=file),
+        charts.matrix_panel(zb, tokens_b, tokens_b, f"Sentence {other + 1} · {name}{renorm}",
+                            zmax=top, scale=scale, file=f"attention_s{other + 1}_L{layer}_H{head}"),
+    ]  # fmt: skip
+    if za.shape == zb.shape:
+        pairs = zip(tokens, tokens_b, strict=True)
+        both = [a if a == b else f"{a} / {b.split(' · ', 1)[1]}" for a, b in pairs]
+        title = f"Difference: sentence {other + 1} − sentence {pick + 1}"
+        panels.append(charts.difference_panel(zb - za, both, both, title))
+    attention_canvas(panels, key="compare", summary=summary, min_width=380)
+    if za.shape != zb.shape:
+        st.info(
+            f"No difference map: sentence {pick + 1} has {len(tokens)} tokens and sentence "
+            f"{other + 1} has {len(tokens_b)}, so their rows and columns do not line up. A "
+            "minimal pair that tokenises to the same length (“The cat sat on the mat” / “The "
+            "dog sat on the mat”) does."
+        )
+    else:
+        st.caption(
+            f"Red: sentence {other + 1} puts more weight there, blue: less. Both maps share "
+            "one colour scale."
+        )
+
+if view in ("Heads", "Compare"):
+    with st.container(horizontal=True, gap="small"):
+        z_export, labels_export = maps[layer, head], tokens
+        st.download_button(
+            f"{name} as CSV",
+            data=lambda: attn.head_csv(z_export, labels_export),
+            file_name=f"{file}.csv",
+            mime="text/csv",
+            on_click="ignore",
+            icon=":material/download:",
+            key="csv",
+        )
+        st.download_button(
+            "All attention of this sentence (.npz)",
+            data=lambda: attn.attention_npz(att, enc.tokens, choice, result.config, enc.text),
+            file_name=f"attention_s{pick + 1}.npz",
+            mime="application/octet-stream",
+            on_click="ignore",
+            icon=":material/download:",
+            key="npz",
+        )
+    st.caption(
+        "The .npz holds every layer and head (layers × heads × tokens × tokens, special tokens "
+        "kept), the tokens, the config and the seed. Pictures: PNG/SVG under each one. This "
+        "exact view: *Share this view* in the sidebar."
+    )
+
+ui.snippet(attention_snippet(choice, texts, pick, layer, head))
