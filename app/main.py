@@ -172,14 +172,15 @@ def model_controls() -> state.ModelChoice:
         "seeds and the outputs change. Eval mode (off) is deterministic.",
     )
     seed = st.number_input(
-        "Seed (weights and dropout)",
+        "Seed (weights and dropout)" if kind == state.SCRATCH else "Seed (dropout in train mode)",
         min_value=0,
         max_value=2**31 - 1,
         value=d["seed"],
         step=1,
         key=state.linked("seed"),
         bind="query-params",
-        help="The same seed gives everyone in the room the same weights.",
+        help="The same seed gives everyone in the room the same random weights (From scratch) "
+        "and the same dropout masks (train mode).",
     )
     return state.ModelChoice(kind, config, int(seed), bool(train), int(max_len), trained, weights)
 
@@ -197,8 +198,9 @@ def scratch_controls() -> EncoderConfig:
     # a d_model change can leave n_heads without a valid choice: snap it before the slider
     # runs. The slider's default stays fixed: a default that followed the value would make
     # every value "the default", and the URL would never carry n_heads.
-    if st.session_state.get("n_heads", d["n_heads"]) not in heads:
-        st.session_state["n_heads"] = state.closest(heads, st.session_state["n_heads"])
+    wanted = st.session_state.get("n_heads", state.url_int("n_heads", d["n_heads"]))
+    if wanted not in heads:  # from a d_model change, or a link: the closest that divides
+        st.session_state["n_heads"] = state.closest(heads, wanted)
     n_heads = st.select_slider(
         "n_heads (only divisors of d_model)",
         heads,

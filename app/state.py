@@ -65,6 +65,12 @@ def head_options(d_model: int) -> list[int]:
     return [h for h in divisors(d_model) if h <= MAX_HEADS]
 
 
+def url_int(key: str, default: int) -> int:
+    """A whole number the link asks for (before its widget ran), or the default."""
+    raw = st.query_params.get(key, "")
+    return int(raw) if raw.isdigit() else default
+
+
 def closest(options: list[int], wanted: int) -> int:
     return min(options, key=lambda o: (abs(o - wanted), o))
 

@@ -31,7 +31,8 @@ def model_caption(choice: state.ModelChoice) -> str:
         return f"{choice.label} · {mode}"
     c = choice.config
     arch = f"d_model {c.d_model} · {c.n_heads} heads · {c.n_layers} layers · d_ff {c.d_ff}"
-    return f"{choice.label} · {arch} · seed {choice.seed} · {mode}"
+    seed = f" · seed {choice.seed}" if choice.kind == state.SCRATCH else ""  # random weights
+    return f"{choice.label} · {arch}{seed} · {mode}"
 
 
 def sentences() -> list[str]:
@@ -101,7 +102,14 @@ def working_message(choice: state.ModelChoice, batch: int, seq: int, secs: float
     cfg = choice.config
     what = "all-MiniLM-L6-v2" if cfg is None else f"{cfg.n_layers} layers of d_model {cfg.d_model}"
     eta = "under a second" if secs < 1 else f"about {secs:.0f} s"
-    return f"Encoding {batch} sentence(s) of {seq} tokens through {what}: {eta} on this server…"
+    return (
+        f"Encoding {count(batch, 'sentence')} of {seq} tokens through {what}: {eta} on this server…"
+    )
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 sentence", "3 sentences"."""
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def picker_labels(texts: list[str]) -> list[str]:

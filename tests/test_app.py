@@ -222,7 +222,7 @@ def test_link_warning_names_snapped_heads_and_escapes_what_it_quotes():
     at = new_app(model="From scratch", d_model="24", n_heads="16", **{"![x](http://e/i.png)": "1"})
     assert_clean(at)
     said = link_notice(at)
-    assert "(n_heads must divide d_model, 24), so the page shows 4." in said
+    assert "(n_heads must divide d_model, 24), so the page shows 12." in said  # the closest
     assert "![x](" not in said and "\\!\\[x\\]" in said
 
 

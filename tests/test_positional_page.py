@@ -141,7 +141,7 @@ def test_similarity_depends_on_the_offset_only():
     assert gap < 1e-4  # the profiles lie on top of each other
     assert f"differ by at most {gap:.2e}" in at.main.caption[-1].value
     ns = exec_snippet(at)
-    assert float((ns["from_0"] - ns["from_start"]).abs().max()) < 1e-4
+    assert float(np.abs(ns["from_0"] - ns["from_start"]).max()) < 1e-4
 
 
 def test_a_small_base_says_why_the_profile_comes_back():
@@ -226,7 +226,7 @@ def test_sizes_of_a_from_scratch_model(positional):
     if positional == "sinusoidal":
         assert medians["sinusoidal position vector"] == pytest.approx(4.0, rel=1e-5)  # √(32/2)
     assert "multiplies token embeddings by √d_model" in page_text(at)
-    assert metrics(at)["× √32 = 5.66"] == f"{np.median(token) * 32**0.5:.3g}"
+    assert metrics(at)["Median ‖token embedding × √32‖ (√32 ≈ 5.66)"] == f"{np.median(token) * 32**0.5:.3g}"
 
 
 def sidebar_config(positional: str) -> dict:

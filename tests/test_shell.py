@@ -142,7 +142,7 @@ def test_long_work_says_what_it_computes_and_how_long(secs, says):
     cfg = EncoderConfig(d_model=768, n_heads=12, n_layers=12, d_ff=4096, max_len=512)
     choice = state.ModelChoice(state.SCRATCH, cfg, 0, False, 512)
     message = working_message(choice, 8, 512, secs)
-    assert message.startswith("Encoding 8 sentence(s) of 512 tokens through 12 layers")
+    assert message.startswith("Encoding 8 sentences of 512 tokens through 12 layers")
     assert says in message
     # the estimate grows with the work: 8 x 512 tokens through the largest model ~ 0.9 TFLOP
     assert 5e11 < forward_flops(cfg, 8, 512) < 2e12
@@ -153,3 +153,13 @@ def test_a_rerun_keeps_the_page_readable():
     assert_clean(at)
     css = " ".join(h.proto.body for h in at.get("html"))
     assert "[data-stale='true']" in css and "opacity: 0.75" in css
+
+
+def test_seed_is_named_for_what_it_does_and_captions_name_it_only_for_random_weights():
+    at = new_app(model="From scratch", seed="5")
+    assert at.number_input(key="seed").label == "Seed (weights and dropout)"
+    assert "seed 5" in at.main.caption[0].value
+    at.radio(key="model").set_value("Trained").run()
+    assert at.number_input(key="seed").label == "Seed (dropout in train mode)"
+    assert at.number_input(key="seed").value == 5  # kept across the switch
+    assert "seed" not in at.main.caption[0].value  # trained weights do not come from it

@@ -74,6 +74,9 @@ def test_start_trains_within_the_budget_and_shows_what_it_learned(trained_app):
     np.testing.assert_allclose(tile(grid, 1, n), att[0, 1], atol=1e-6)
     assert "copy-back · yours" in at.session_state[jobs.MODELS]
     assert strip["data"][0]["type"] == "heatmap"
+    # the result stays in this session: its snapshot slider and "try it" box are not in the link
+    linked = at.session_state["_linked_keys"]
+    assert "snap" not in linked and "try" not in linked and "task" in linked
 
 
 def test_the_snippet_reproduces_the_run(trained_app):

@@ -51,7 +51,7 @@ def tensor_heatmap(
     """A step's tensor: one row per token; columns are dimensions, or key tokens when ``keys``.
 
     ``weights`` draws probabilities (0 to 1); otherwise a diverging scale with white at 0.
-    ``blocked`` (C,) marks padded key columns: drawn grey with −∞, their values left out.
+    ``blocked`` (C,) marks padded key columns: drawn grey with "min" (finfo.min, −3.4e38).
     Shape: z (R, C), rows R labels, keys C labels
     """
     z = np.asarray(z, dtype=np.float32)
@@ -87,7 +87,7 @@ def tensor_heatmap(
                 **axis,
                 colorscale=[[0, BLOCKED], [1, BLOCKED]],
                 showscale=False,
-                text=np.where(np.isnan(cover), "", "−∞"),
+                text=np.where(np.isnan(cover), "", "min"),
                 texttemplate="%{text}" if C <= 24 else None,
                 hovertemplate="key %{x} is padding: + finfo.min, blocked<extra></extra>",
             )

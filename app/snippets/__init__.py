@@ -43,6 +43,11 @@ def model_lines(choice: ModelChoice, *, eval_only: bool = False) -> list[str]:
     put in the sidebar's mode (the caller seeds dropout).
     """
     train = choice.train and not eval_only
+    threads = "torch.set_num_threads(1)  # as the app: the same float rounding as the page"
+    return [*_load_lines(choice, train), threads]
+
+
+def _load_lines(choice: ModelChoice, train: bool) -> list[str]:
     if choice.kind == PRETRAINED:
         lines = [
             "from encoder.pretrained import load_minilm",

@@ -18,7 +18,7 @@ def positional_snippet(view: str, choice: ModelChoice, **v) -> str:
             "Curves": "sinusoidal_table, wavelengths",
             "Rotation": "relative_rotation, sinusoidal_table",
         }
-        lines = ["import torch"] if view == "Similarity" else []
+        lines = ["import numpy as np"] if view == "Similarity" else []
         lines += [
             f"from encoder.positional import {names.get(view, 'sinusoidal_table')}",
             "",
@@ -36,11 +36,11 @@ def positional_snippet(view: str, choice: ModelChoice, **v) -> str:
             lines += [
                 "sim = pe @ pe.T  # PE·PE between every pair of positions",
                 f"start = {v['start']}",
-                "longer = sinusoidal_table(start + max_len, d_model, base)",
-                "k = torch.arange(max_len)",
+                "longer = sinusoidal_table(start + max_len, d_model, base).numpy()",
+                "k = np.arange(max_len)",
                 "from_0 = longer[k] @ longer[0]  # PE(0)·PE(k)",
                 "from_start = longer[start + k] @ longer[start]  # PE(start)·PE(start + k)",
-                'print(f"the profiles differ by {(from_0 - from_start).abs().max():.2e}")',
+                'print(f"the profiles differ by {np.abs(from_0 - from_start).max():.2e}")',
             ]
         elif view == "Rotation":
             lines += [

@@ -90,7 +90,7 @@ with st.container(horizontal=True, gap="large"):
     )
     with st.container(width="content"):
         view = ui.segmented(
-            f"The padded batch: {B} sentence(s) × {S} positions",
+            f"The padded batch: {ui.count(B, 'sentence')} × {S} positions",
             ["tokens", "ids", "mask"],
             "grid",
             help="input_ids holds one token id per position; attention_mask is 1 on real "

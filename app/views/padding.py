@@ -72,7 +72,7 @@ st.plotly_chart(
     charts.batch_grid(rows, fwd.attention_mask, show="mask"), key="mask_grid", theme=None
 )
 st.caption(
-    f"{B} sentence(s) × {S} positions. `input_ids` holds a token id per cell ([PAD] is "
+    f"{ui.count(B, 'sentence')} × {S} positions. `input_ids` holds a token id per cell ([PAD] is "
     f"{compute.tokenizer().pad_id}); `attention_mask` holds 1 for a real token, 0 for padding."
     + ("" if charts.cell_chars(S, 10) >= 3 else " Hover a cell for its token.")
 )

@@ -237,7 +237,10 @@ def sizes_view() -> None:
     st.plotly_chart(charts.sizes_box(boxes, title), key="sizes", theme=None)
     with st.container(horizontal=True, gap="large"):
         st.metric("Median ‖token embedding‖", f"{tok['median']:.3g}")
-        st.metric(f"× √{d} = {s.sqrt_d:.3g}", f"{tok_scaled['median']:.3g}")
+        st.metric(
+            f"Median ‖token embedding × √{d}‖ (√{d} ≈ {s.sqrt_d:.3g})",
+            f"{tok_scaled['median']:.3g}",
+        )
         st.metric("Median ‖position vector‖", f"{pos['median']:.3g}")
     ratio_raw, ratio_scaled = pos["median"] / tok["median"], pos["median"] / tok_scaled["median"]
     st.markdown(

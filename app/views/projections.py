@@ -130,7 +130,7 @@ def tsne_settings(fit: int, fits: int) -> tuple[str, int, float | None]:
     used = proj.tsne_perplexity(asked, fit)
     lowered = f" (lowered from {asked}: it must stay below a third of the points)" * (used < asked)
     st.caption(
-        f"t-SNE runs with **perplexity {used:g}**{lowered} and **seed {seed}** on "
+        f"t-SNE runs with **perplexity {round(used, 1):g}**{lowered} and **seed {seed}** on "
         f"{fit * fits:,} points in {fits} fit{'s' * (fits > 1)} of {fit:,}: roughly "
         f"{proj.tsne_seconds(fit * fits):.0f} s the first time, then kept."
     )

@@ -66,7 +66,10 @@ def controls() -> tuple[bool, str, dict, Settings]:
             seed = st.number_input(
                 "Seed", 0, 2**31 - 1, 0, key=state.linked("tseed"), help="weights and data", **w
             )
-        st.markdown("**Model size** (it starts from the sidebar's *From scratch* settings)")
+        st.markdown(
+            "**Model size** (the sidebar's *From scratch* settings when that model is chosen; "
+            "otherwise a small pre-norm model without dropout, which trains in seconds)"
+        )
         with st.container(horizontal=True, gap="medium"):
             width = st.select_slider("d_model", WIDTHS, 64, key=state.linked("width"), **w)
             heads = st.select_slider("n_heads", HEADS, 4, key=state.linked("heads"), **w)
@@ -179,8 +182,7 @@ def show_result(result: jobs.Result) -> None:
     if len(steps) > 1:
         ui.keep_valid("snap", steps, steps[-1])
         at = st.select_slider(
-            "Snapshot (training step)", steps, steps[-1], key=state.linked("snap"),
-            bind="query-params", width=520,
+            "Snapshot (training step)", steps, steps[-1], key="snap", width=520,
         )  # fmt: skip
     else:
         at = steps[-1]
@@ -221,7 +223,7 @@ def show_result(result: jobs.Result) -> None:
 def try_it(result: jobs.Result) -> None:
     st.subheader("Try it")
     text = st.text_input(
-        "Your own input", "", key=state.linked("try"), placeholder=result.task.example,
+        "Your own input", "", key="try", placeholder=result.task.example,
         help=f"Type digits for the {result.task.name} model (empty: the example).",
     )  # fmt: skip
     try:
@@ -248,7 +250,8 @@ def use_it(result: jobs.Result) -> None:
         f"It is in the sidebar now: Model → Trained → “{result.name}”"
         + (" (picked)." if picked else ".")
         + " The download is a .safetensors file with its config and task inside; load it back "
-        "below."
+        "below. A shared link carries these settings, not the trained weights (they stay in "
+        "this browser session): to share the model, share the file."
     )
     with st.container(horizontal=True):
         st.button(
