@@ -226,7 +226,10 @@ def test_sizes_of_a_from_scratch_model(positional):
     if positional == "sinusoidal":
         assert medians["sinusoidal position vector"] == pytest.approx(4.0, rel=1e-5)  # √(32/2)
     assert "multiplies token embeddings by √d_model" in page_text(at)
-    assert metrics(at)["Median ‖token embedding × √32‖ (√32 ≈ 5.66)"] == f"{np.median(token) * 32**0.5:.3g}"
+    assert (
+        metrics(at)["Median ‖token embedding × √32‖ (√32 ≈ 5.66)"]
+        == f"{np.median(token) * 32**0.5:.3g}"
+    )
 
 
 def sidebar_config(positional: str) -> dict:
