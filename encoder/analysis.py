@@ -5,25 +5,55 @@ from __future__ import annotations
 import numpy as np
 
 
+def _numbers(name: str, value: object, shape: str, ndim: int) -> np.ndarray:
+    """value as a numpy array of real numbers with ``ndim`` axes, all finite (dtype kept)."""
+    try:
+        a = np.asarray(value)
+    except (TypeError, ValueError):  # ragged nested lists
+        a = np.asarray(None)
+    if a.dtype == bool or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
+        raise ValueError(f"{name} must be an array of real numbers {shape}, got {_what(value)}")
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return a
+
+
+def _what(value: object) -> str:
+    return f"dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+
+
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Average of each sentence's real-token vectors (padding excluded).
 
     Shape: hidden (B, S, D), mask (B, S) -> (B, D)
     """
+    hidden = _numbers("hidden", hidden, "(batch, seq, dims)", 3)
+    mask = np.asarray(mask)
+    if mask.shape != hidden.shape[:2]:
+        raise ValueError(
+            f"mask shape {mask.shape} does not match hidden's (batch, seq) {hidden.shape[:2]}"
+        )
+    if mask.dtype != bool and not (
+        np.issubdtype(mask.dtype, np.number) and np.isin(mask, (0, 1)).all()
+    ):
+        raise ValueError("mask must hold only 1 (real token) and 0 (padding)")
     m = mask.astype(hidden.dtype)[..., None]  # (B, S, 1)
     return (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
 
 
 def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     """Cosine similarity of every pair of rows. Shape: (N, D) -> (N, N)"""
+    vectors = _numbers("vectors", vectors, "(rows, dims)", 2)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     unit = vectors / np.maximum(norms, 1e-12)
     return np.clip(unit @ unit.T, -1.0, 1.0)
 
 
 def _check_attentions(attentions: np.ndarray) -> np.ndarray:
-    a = np.asarray(attentions, dtype=np.float64)
-    if a.ndim != 4 or a.shape[-1] != a.shape[-2] or 0 in a.shape:
+    a = _numbers("attentions", attentions, "(layers, heads, seq, seq)", 4).astype(np.float64)
+    if a.shape[-1] != a.shape[-2] or 0 in a.shape:
         raise ValueError(
             "attentions must have shape (layers, heads, seq, seq) for one sentence's real tokens, "
             f"got {tuple(a.shape)}"
@@ -42,6 +72,8 @@ def attention_rollout(attentions: np.ndarray, residual: float = 0.5) -> np.ndarr
     Shape: attentions (L, H, S, S) -> (L, S, S), query rows, input-token columns
     """
     a = _check_attentions(attentions)
+    if isinstance(residual, bool) or not isinstance(residual, (int, float)):
+        raise ValueError(f"residual ({residual!r}) must be a number between 0 and 1")
     if not 0.0 <= residual <= 1.0:
         raise ValueError(f"residual ({residual!r}) must be between 0 and 1")
     S = a.shape[-1]
@@ -104,12 +136,14 @@ def project(
     returns the explained-variance ratio per depth: the fraction of that depth's own variance
     (around its own mean) that each axis captures; with ``shared=False`` this is the usual ratio.
     t-SNE (scikit-learn, seeded) returns None there; its perplexity defaults to
-    min(30, (n − 1) / 3) for n points per fit, and it needs at least 5 points per fit.
+    min(30, (n − 1) / 3) for n points per fit, and it needs at least 5 points per fit. Per-depth
+    t-SNE fits are centred and scaled to unit RMS radius: t-SNE's scale means nothing, and
+    unscaled fits do not share axes.
 
     Shape: hidden (L+1, N, D) -> coordinates (L+1, N, k), ratios (L+1, k) or None
     """
-    h = np.asarray(hidden, dtype=np.float64)
-    if h.ndim != 3 or 0 in h.shape:
+    h = _numbers("hidden", hidden, "(depths, tokens, dims)", 3).astype(np.float64)
+    if 0 in h.shape:
         raise ValueError(
             f"hidden must have shape (depths, tokens, dims) with none empty, got {tuple(h.shape)}"
         )
@@ -117,14 +151,24 @@ def project(
         raise ValueError(f"method ({method!r}) must be one of {METHODS}")
     if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 3:
         raise ValueError(f"k ({k!r}) must be 1, 2 or 3 dimensions")
-    if not np.isfinite(h).all():
-        raise ValueError("hidden holds NaN or infinite values; there is nothing sensible to draw")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**32:
+        raise ValueError(f"seed ({seed!r}) must be a whole number from 0 to 2**32 - 1")
+    if perplexity is not None and (
+        isinstance(perplexity, bool) or not isinstance(perplexity, (int, float))
+    ):
+        raise ValueError(f"perplexity ({perplexity!r}) must be a number")
     depths, n, _ = h.shape
     groups = [h.reshape(1, depths * n, -1)] if shared else [h[d : d + 1] for d in range(depths)]
     if method == "tsne":
         coords = [_tsne(g.reshape(-1, g.shape[-1]), k, seed, perplexity) for g in groups]
         out = np.concatenate(coords).reshape(depths, n, k)
-        return (out if shared else _align_signs(out)), None
+        if shared:
+            return out, None
+        # one t-SNE per depth: each has its own arbitrary scale (a depth of near-duplicate
+        # points spread to ±1000 next to others at ±10), so give each the same spread
+        out = out - out.mean(axis=1, keepdims=True)
+        radius = np.sqrt((out**2).sum(axis=-1).mean(axis=1, keepdims=True))[..., None]
+        return _align_signs(out / np.maximum(radius, 1e-12)), None
     axes = [_pca_axes(g.reshape(-1, g.shape[-1]), k) for g in groups]
     if shared:
         mean, comps = axes[0]

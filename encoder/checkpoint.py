@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import json
 import math
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,7 @@ from .train import TaskModel
 FORMAT = "encoder-explorer/task-checkpoint/1"
 MAX_BYTES = 32_000_000  # a whole checkpoint; the Train page's biggest model is ~13 MB
 MAX_HEADER = 256_000  # the JSON header (tensor table + config); ours are ~6 KB
+MAX_LAYERS = 64  # the Train page offers 1 to 4; checking 64 layers' names takes ~1 s at most
 DTYPE = "F32"
 
 
@@ -73,6 +75,8 @@ def load(path: str | Path) -> Checkpoint:
 
 def read_bytes(path: str | Path) -> bytes:
     """A checkpoint file's bytes, refusing a file over the size limit before reading it."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ValueError(f"a checkpoint path is a str or Path, got {type(path).__name__}")
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"checkpoint file not found: {path}")
@@ -92,6 +96,9 @@ def from_bytes(data: bytes, source: str = "the file") -> Checkpoint:
     header, offset = read_header(data, source)
     meta = header.pop("__metadata__", None)
     cfg, task, training = _metadata(meta, source)
+    last = f"encoder.layers.{cfg.n_layers - 1}.attn.qkv.weight"  # before building the table
+    if last not in header:
+        raise ValueError(f"{source} is missing tensor {last!r} that its config needs")
     expected = _expected_tensors(cfg, task, source)
     _check_table(header, expected, len(data) - offset, source)
     try:
@@ -129,7 +136,7 @@ def read_header(data: bytes, source: str = "the file") -> tuple[dict, int]:
         )
     try:
         header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:  # a nesting bomb
         raise ValueError(f"{source} is not a safetensors file: its header is not JSON") from err
     if not isinstance(header, dict):
         raise ValueError(f"{source} is not a safetensors file: its header is not a table")
@@ -147,7 +154,7 @@ def _metadata(meta: object, source: str) -> tuple[EncoderConfig, Task, dict]:
     for key in ("config", "task", "training"):
         try:
             parsed[key] = json.loads(meta.get(key, ""))
-        except (TypeError, json.JSONDecodeError) as err:
+        except (TypeError, json.JSONDecodeError, RecursionError) as err:
             raise ValueError(f"{source}: the checkpoint's {key} is not valid JSON") from err
         if not isinstance(parsed[key], dict):
             raise ValueError(f"{source}: the checkpoint's {key} is not a JSON object")
@@ -172,11 +179,42 @@ def _metadata(meta: object, source: str) -> tuple[EncoderConfig, Task, dict]:
             f"{source}: config (vocab_size {cfg.vocab_size}, max_len {cfg.max_len}) does not "
             f"fit the {task.name} task (vocab_size {len(task.vocab)}, max_len {task.max_len})"
         )
+    _check_training(parsed["training"], source)
     return cfg, task, parsed["training"]
+
+
+# what encoder.train_cli.training_record writes; the app shows these numbers
+TRAINING_NUMBERS = ("accuracy", "seconds", "lr")
+TRAINING_COUNTS = ("steps", "eval_examples", "seed", "batch_size")
+
+
+def _check_training(training: dict, source: str) -> None:
+    """The training record's numbers must be numbers: the app reads and shows them."""
+    for key in TRAINING_NUMBERS + TRAINING_COUNTS:
+        if key not in training:
+            continue
+        value = training[key]
+        whole = key in TRAINING_COUNTS
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int if whole else (int, float))
+            or not math.isfinite(value)
+            or value < 0
+        ):
+            kind = "a whole number" if whole else "a finite number"
+            raise ValueError(
+                f"{source}: the checkpoint's training record has {key} {value!r}; "
+                f"expected {kind}, at least 0"
+            )
 
 
 def _expected_tensors(cfg: EncoderConfig, task: Task, source: str) -> dict[str, tuple[int, ...]]:
     """Names and shapes of every tensor the config implies, refusing sizes over the limit."""
+    if cfg.n_layers > MAX_LAYERS:  # a few bytes of header must not make us build 20,000 layers
+        raise ValueError(
+            f"{source}: its config has {cfg.n_layers:,} layers; a task checkpoint has at most "
+            f"{MAX_LAYERS}"
+        )
     with torch.device("meta"):  # shapes only: meta tensors have no storage, nothing is allocated
         shapes = {
             k: tuple(v.shape)

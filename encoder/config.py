@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 POSITIONAL_KINDS = ("sinusoidal", "learned")
@@ -45,7 +46,11 @@ class EncoderConfig:
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}); "
-                f"try n_heads in {divisors(self.d_model)}"
+                + (
+                    f"try n_heads in {divisors(self.d_model)}"
+                    if self.d_model <= 1 << 20
+                    else "pick a divisor of d_model"
+                )
             )
         if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout ({self.dropout!r}) must be a number in [0, 1)")
@@ -72,26 +77,42 @@ class EncoderConfig:
     @classmethod
     def from_dict(cls, values: dict) -> EncoderConfig:
         """Build from a dict, refusing unknown keys by name."""
+        if not isinstance(values, dict):
+            raise ValueError(f"an EncoderConfig is built from a dict, got {type(values).__name__}")
         known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown = sorted(map(str, set(values) - known))
         if unknown:
             raise ValueError(f"unknown EncoderConfig field(s): {', '.join(unknown)}")
         return cls(**values)
 
 
 def divisors(n: int) -> list[int]:
-    """All head counts that divide a width n, smallest first."""
-    return [k for k in range(1, n + 1) if n % k == 0]
+    """All head counts that divide a width n, smallest first (found up to sqrt(n): a huge n
+    answers at once)."""
+    small = [k for k in range(1, math.isqrt(n) + 1) if n % k == 0]
+    return small + [n // k for k in reversed(small) if k * k != n]
 
 
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def check_int(name: str, value: object, *, minimum: int) -> None:
-    """Refuse a value that is not a whole number (bools excluded) of at least ``minimum``."""
+INT64_MAX = 2**63 - 1  # torch's sizes and ids are int64
+
+
+def check_int(name: str, value: object, *, minimum: int, maximum: int = INT64_MAX) -> None:
+    """Refuse a value that is not a whole number (bools excluded) from ``minimum`` to
+    ``maximum``."""
     if not isinstance(value, int) or isinstance(value, bool):
         raise ValueError(f"{name} ({value!r}) must be a whole number")
     if value < minimum:
         bound = "positive" if minimum == 1 else f"at least {minimum}"
         raise ValueError(f"{name} ({value}) must be {bound}")
+    if value > maximum:
+        raise ValueError(f"{name} ({value}) must be at most {maximum:,}")
+
+
+def check_number(name: str, value: object, *, above: float) -> None:
+    """Refuse a value that is not a real number (bools excluded) above ``above`` (NaN too)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > above:
+        raise ValueError(f"{name} ({value!r}) must be a number above {above:g}")

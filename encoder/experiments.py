@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import operator
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -51,6 +52,20 @@ def _one_sentence(model: Encoder, input_ids: Tensor) -> Tensor:
     return ids.long()
 
 
+def _whole_numbers(name: str, values: object) -> list[int]:
+    """A list of whole numbers (numpy and 0-d tensor ints too, never bools or floats)."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise ValueError(f"{name} must be a list of whole numbers, got {type(values).__name__}")
+    out = []
+    for n in values:
+        if isinstance(n, bool) or not hasattr(n, "__index__"):
+            raise ValueError(f"{name} must hold whole numbers, got {n!r}")
+        out.append(operator.index(n))
+        if abs(out[-1]) > 2**63 - 1:
+            raise ValueError(f"{name} holds {out[-1]}, far past any sequence length")
+    return out
+
+
 def order_test(
     model: Encoder, input_ids: Tensor, permutation: Sequence[int], *, use_positions: bool
 ) -> float:
@@ -65,7 +80,7 @@ def order_test(
     """
     ids = _one_sentence(model, input_ids)
     S = ids.shape[1]
-    perm = torch.as_tensor(list(permutation), dtype=torch.long)
+    perm = torch.as_tensor(_whole_numbers("permutation", permutation), dtype=torch.long)
     if perm.ndim != 1 or sorted(perm.tolist()) != list(range(S)):
         raise ValueError(f"permutation must reorder range({S}), each position exactly once")
     with evaluating(model):
@@ -88,7 +103,7 @@ def padding_drift(
     """
     ids = _one_sentence(model, input_ids)
     S = ids.shape[1]
-    counts = [int(n) for n in pad_counts]
+    counts = _whole_numbers("pad_counts", pad_counts)
     if any(n < 0 for n in counts):
         raise ValueError("pad_counts must not be negative")
     if counts and S + max(counts) > model.cfg.max_len:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 
 import torch
 from torch import Tensor, nn
 
-from .config import POSITIONAL_KINDS, check_int
+from .config import POSITIONAL_KINDS, check_int, check_number
+
+MAX_TABLE = 1 << 28  # numbers in one sinusoidal table (1 GB of float32): far past any model
 
 
 def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> Tensor:
@@ -17,8 +21,7 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> Tenso
 
     Shape: (max_len, d_model)
     """
-    if max_len < 1 or d_model < 1:
-        raise ValueError(f"max_len ({max_len}) and d_model ({d_model}) must be positive")
+    max_len, d_model, base = _check_table(max_len, d_model, base)
     position = torch.arange(max_len, dtype=torch.float64)[:, None]  # (L, 1)
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)  # (ceil(D/2),)
     angle = position / base ** (two_i / d_model)  # (L, ceil(D/2)), eq. in section 3.5
@@ -30,6 +33,7 @@ def sinusoidal_table(max_len: int, d_model: int, base: float = 10000.0) -> Tenso
 
 def wavelengths(d_model: int, base: float = 10000.0) -> Tensor:
     """Wavelength (in positions) of each column's sinusoid: 2*pi*base^(2i/d_model). Shape: (D,)"""
+    _, d_model, base = _check_table(1, d_model, base)
     two_i = torch.arange(d_model, dtype=torch.float64) // 2 * 2
     return 2 * math.pi * base ** (two_i / d_model)
 
@@ -47,7 +51,7 @@ def relative_rotation(d_model: int, offset: int, base: float = 10000.0) -> Tenso
     Shape: (d_model, d_model)
     """
     check_int("d_model", d_model, minimum=2)
-    if isinstance(offset, bool) or not isinstance(offset, int):
+    if isinstance(offset, bool) or not isinstance(offset, int) or abs(offset) > 2**63 - 1:
         raise ValueError(f"offset ({offset!r}) must be a whole number of positions")
     if d_model % 2:
         raise ValueError(
@@ -56,6 +60,8 @@ def relative_rotation(d_model: int, offset: int, base: float = 10000.0) -> Tenso
         )
     if isinstance(base, bool) or not isinstance(base, (int, float)) or not base > 1:
         raise ValueError(f"base ({base!r}) must be a number above 1")
+    if d_model * d_model > MAX_TABLE:
+        raise ValueError(f"d_model ({d_model:,}) is too wide for a {d_model} x {d_model} matrix")
     two_i = torch.arange(0, d_model, 2, dtype=torch.float64)
     angle = offset / base ** (two_i / d_model)  # (D/2,) the rotation of each pair
     cos, sin = torch.cos(angle), torch.sin(angle)
@@ -64,6 +70,25 @@ def relative_rotation(d_model: int, offset: int, base: float = 10000.0) -> Tenso
     rot[even, even], rot[even, odd] = cos, sin  # new sin = cos·sin + sin·cos
     rot[odd, even], rot[odd, odd] = -sin, cos  # new cos = −sin·sin + cos·cos
     return rot.to(torch.float32)
+
+
+def _check_table(max_len: object, d_model: object, base: object) -> tuple[int, int, float]:
+    """Sizes as ints (numpy ints too) and base as a float above 1, or a ValueError."""
+    max_len, d_model = (
+        operator.index(v) if hasattr(v, "__index__") and not isinstance(v, bool) else v
+        for v in (max_len, d_model)
+    )
+    check_int("max_len", max_len, minimum=1)
+    check_int("d_model", d_model, minimum=1)
+    if isinstance(base, numbers.Real) and not isinstance(base, bool):
+        base = float(base)  # numpy floats too
+    check_number("base", base, above=1)
+    if max_len * d_model > MAX_TABLE:
+        raise ValueError(
+            f"a table of {max_len:,} positions x {d_model:,} dimensions is too big "
+            f"(at most {MAX_TABLE:,} numbers)"
+        )
+    return max_len, d_model, base
 
 
 class PositionalEncoding(nn.Module):

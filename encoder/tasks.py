@@ -49,7 +49,9 @@ class Task:
 
     def sample(self, batch: int, generator: torch.Generator) -> TaskBatch:
         """``batch`` fresh random examples with random lengths, drawn from ``generator``."""
-        check_int("batch", batch, minimum=1)
+        check_int("batch", batch, minimum=1, maximum=1 << 20)
+        if not isinstance(generator, torch.Generator):
+            raise ValueError(f"generator must be a torch.Generator, got {type(generator).__name__}")
         lengths = torch.randint(self.min_len, self.max_len + 1, (batch,), generator=generator)
         S = int(lengths.max())
         mask = torch.arange(S)[None, :] < lengths[:, None]  # (B, S)
@@ -154,7 +156,7 @@ TASKS: dict[str, Task] = {
 
 
 def get_task(name: str) -> Task:
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ValueError(f"unknown task {name!r}; the tasks are {', '.join(TASKS)}")
     return TASKS[name]
 
@@ -232,7 +234,7 @@ class TaskTokenizer:
 
     def encode_batch(self, texts: list[str], max_len: int | None = None) -> Batch:
         """Tokenize several texts and pad them to the longest. Shape: (B, S)"""
-        if isinstance(texts, str) or not len(texts):
+        if not isinstance(texts, (list, tuple)) or not texts:
             raise ValueError("give a non-empty list of texts, one per sentence")
         encodings = [self.encode(t, max_len) for t in texts]
         seq = max(len(e) for e in encodings)

@@ -146,7 +146,7 @@ class Tokenizer:
 
     def encode_batch(self, texts: list[str], max_len: int | None = None) -> Batch:
         """Tokenize several texts and pad them to the longest. Shape: (B, S)"""
-        if isinstance(texts, str) or not len(texts):
+        if not isinstance(texts, (list, tuple)) or not texts:
             raise ValueError("give a non-empty list of texts, one per sentence")
         encodings = [self.encode(t, max_len) for t in texts]
         seq = max(len(e) for e in encodings)

@@ -152,3 +152,13 @@ def test_tsne_is_seeded_and_refuses_too_few_points():
 def test_project_refuses_bad_input(kwargs, message):
     with pytest.raises(ValueError, match=message):
         project(**kwargs)
+
+
+def test_per_depth_tsne_fits_share_one_spread():
+    rng = np.random.default_rng(4)
+    hidden = rng.normal(size=(3, 12, 8))
+    hidden[0] = hidden[0, :1] + 1e-6 * rng.normal(size=(12, 8))  # near-duplicates at depth 0
+    coords, _ = project(hidden, method="tsne", shared=False, seed=0)
+    np.testing.assert_allclose(coords.mean(axis=1), 0, atol=1e-6)  # t-SNE works in float32
+    radius = np.sqrt((coords**2).sum(axis=-1).mean(axis=1))
+    np.testing.assert_allclose(radius, 1.0, atol=1e-6)
