@@ -14,6 +14,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app.compute.cache import MB, byte_budget
 from app.state import PRETRAINED, TRAINED, ModelChoice
 from encoder import Encoder, EncoderConfig, checkpoint
 from encoder.pretrained import load_minilm
@@ -31,14 +32,14 @@ TRAIN_LOCK = threading.Lock()
 torch.set_num_threads(1)
 
 
-@st.cache_resource(show_spinner="Loading all-MiniLM-L6-v2…")
+@st.cache_resource(show_spinner="Loading all-MiniLM-L6-v2…", max_entries=2)  # eval, train
 def pretrained(train: bool = False) -> Encoder:
     model = load_minilm().model.train(train)
     _freeze_heap()
     return model
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def wordpiece() -> Tokenizer:
     """Both models read the same WordPiece vocabulary (bert-base-uncased, 30,522 tokens)."""
     return default_tokenizer()
@@ -64,6 +65,7 @@ def tokenizer_for(choice: ModelChoice) -> Tokenizer | TaskTokenizer:
     return wordpiece()
 
 
+@byte_budget(128 * MB)  # up to 32 MB each (encoder.checkpoint.MAX_BYTES)
 @st.cache_resource(show_spinner=False, max_entries=16)
 def trained_checkpoint(weights: bytes) -> checkpoint.Checkpoint:
     """A validated toy-task checkpoint (safetensors bytes only: nothing in it is executed).
@@ -81,13 +83,14 @@ def task_tokenizer(weights: bytes) -> TaskTokenizer:
     return tok
 
 
+@byte_budget(128 * MB)
 @st.cache_resource(show_spinner=False, max_entries=16)
 def trained_model(weights: bytes, train: bool = False) -> Encoder:
     """The trained encoder (without its task head), one instance per mode."""
     return checkpoint.from_bytes(weights, source="the trained model").model.encoder.train(train)
 
 
-@st.cache_resource
+@st.cache_resource(max_entries=1)
 def _freeze_heap() -> bool:
     """Move what is loaded so far (torch, plotly, pandas, the weights) out of the GC's sight.
 
@@ -100,6 +103,8 @@ def _freeze_heap() -> bool:
     return True
 
 
+# 8 MB at the sidebar's defaults, 511 MB at d_model 768 x 12 layers x d_ff 4096: two of those
+@byte_budget(1100 * MB)
 @st.cache_resource(show_spinner="Building the model…", max_entries=16)
 def scratch_model(config: EncoderConfig, seed: int, train: bool = False) -> Encoder:
     """A randomly initialised encoder; the same config and seed give the same weights."""
@@ -146,7 +151,7 @@ def estimate_seconds(choice: ModelChoice, batch: int, seq: int) -> float:
     return forward_flops(cfg, batch, seq) / _RATE["flops"]
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def pretrained_config() -> EncoderConfig:
     return pretrained().cfg
 
@@ -157,7 +162,8 @@ def batch_shape(sentences: tuple[str, ...], max_len: int) -> tuple[int, int]:
     return tuple(wordpiece().encode_batch(list(sentences), max_len=max_len).input_ids.shape)
 
 
-@st.cache_data(show_spinner=False, max_entries=24)
+# up to MAX_FLOATS (256 MB) each; max_size counts pickled bytes, least recently used out first
+@st.cache_data(show_spinner=False, max_entries=24, max_size=512 * MB)
 def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = False) -> Forward:
     """Tokenize, pad and encode; raises ValueError with a readable message on bad input.
 

@@ -19,6 +19,7 @@ import streamlit as st
 import torch
 
 from app import compute
+from app.compute.cache import MB, byte_budget
 from app.state import ModelChoice
 from encoder import EncoderConfig
 from encoder.masks import additive_mask, check_attention_mask
@@ -54,6 +55,7 @@ def keep_for(choice: ModelChoice, sentences: tuple[str, ...], wanted: tuple[int,
 
 # cache_resource, not cache_data: cache_data unpickles a copy on every rerun (35-48 ms for two
 # 128-token sentences); the arrays are made read-only instead, so no page can change them.
+@byte_budget(384 * MB)  # up to compute.MAX_FLOATS (256 MB) of maps each
 @st.cache_resource(show_spinner=False, max_entries=6)
 def sentence_attention(
     choice: ModelChoice, sentences: tuple[str, ...], keep: tuple[int, ...] | None

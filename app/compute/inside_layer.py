@@ -17,6 +17,7 @@ import streamlit as st
 import torch
 
 from app import compute
+from app.compute.cache import MB
 from app.state import ModelChoice
 from encoder import EncoderConfig
 from encoder.experiments import layer_steps
@@ -57,8 +58,8 @@ def unscaled_softmax(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
 
 
 @st.cache_data(
-    show_spinner="Recomputing the layer from its weights…", max_entries=3
-)  # up to ~75 MB each at 512 tokens
+    show_spinner="Recomputing the layer from its weights…", max_entries=3, max_size=256 * MB
+)  # up to ~130 MB each at 512 tokens and 16 heads
 def walkthrough(
     choice: ModelChoice, sentences: tuple[str, ...], row: int, layer: int
 ) -> Walkthrough:

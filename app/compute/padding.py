@@ -11,6 +11,7 @@ import streamlit as st
 import torch
 
 from app import compute
+from app.compute.cache import MB
 from app.state import ModelChoice
 from encoder import Encoder
 from encoder.analysis import cosine_matrix, mean_pool
@@ -100,7 +101,7 @@ def nan_trap(q, k, v) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     return w_inf[0, :, 0].numpy(), w_min[0, :, 0].numpy(), nans
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=16, max_size=128 * MB)  # <= 52 MB each
 def padded_view(choice: ModelChoice, ids: tuple[int, ...], width: int, layer: int) -> PaddedView:
     """The sentence padded to ``width``, with and without its mask; raises ValueError if too big."""
     model = compute.model_for(choice)

@@ -183,7 +183,7 @@ def from_upload(data: bytes) -> Result:
     )
 
 
-@st.cache_resource(show_spinner=False)
+@st.cache_resource(show_spinner=False, max_entries=1)
 def shipped() -> dict[str, bytes]:
     """The checkpoints shipped in assets/checkpoints, by task name, each validated once."""
     out = {}
