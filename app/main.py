@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` from a clean checkout
     sys.path.insert(0, str(ROOT))
 
-from app import state  # noqa: E402
+from app import state, ui  # noqa: E402
 from encoder import EncoderConfig  # noqa: E402
 from encoder.config import POSITIONAL_KINDS  # noqa: E402
 
@@ -297,6 +297,10 @@ notices = st.container()  # above every page: what a link asked for and could no
 page = st.navigation(PAGES)
 try:
     page.run()
+except Exception:  # st.stop() and reruns are not Exceptions; they pass through
+    if not ui.errors_redacted():
+        raise
+    ui.page_failed(page.title)
 finally:  # also after a page's st.stop(): the link must name the page's own widgets too
     with share_slot:
         share_control()

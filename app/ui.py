@@ -5,10 +5,14 @@ UI only (streamlit calls); the numbers come from ``app.compute``.
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from app import compute, state
 from app.compute import Forward
+
+_LOG = logging.getLogger("encoder_explorer")
 
 EXPLAINER = "What you are looking at, and things to try"
 PICKER_LABEL = 48  # characters of a sentence shown in the picker
@@ -179,3 +183,21 @@ def plain_table(frame, **kwargs) -> None:
 def snippet(code: str) -> None:
     st.subheader("Reproduce this in Python")
     st.code(code, language="python", wrap_lines=True)
+
+
+def errors_redacted() -> bool:
+    """True where users must not see tracebacks (client.showErrorDetails off, as config.toml
+    sets it); the tests turn details on so that AppTest reports the real exception."""
+    return st.get_option("client.showErrorDetails") in ("none", False, "false")
+
+
+def page_failed(page: str) -> None:
+    """Log the exception being handled, with its traceback, on the server; tell the user in
+    plain words what to do, their text and settings untouched."""
+    _LOG.exception("The %s page failed", page)
+    st.error(
+        f"Something went wrong while drawing the {page} page. Your sentences and settings are "
+        "kept (in the sidebar and the link): change a setting, pick another view or reload the "
+        "page. The details are in the server's log.",
+        icon=":material/error:",
+    )
