@@ -289,3 +289,12 @@ def test_token_lines_of_a_long_sentence_draw_a_window_and_say_so():
     assert len(lines["tokens"]) == 128 and lines["offset"] == 136
     assert lines["tokens"][lines["query"]] == tokens[200]
     assert "showing positions 136–263 around the query" in lines["note"]
+
+
+def test_hide_special_tokens_is_offered_only_where_there_are_some():
+    at = page(text="The cat sat.")
+    assert not at.toggle(key="hide").disabled
+    at = page(model="Trained", trained="reverse", text="3 1 4 1 5")
+    assert_clean(at)
+    assert at.toggle(key="hide").disabled
+    assert "no [CLS] or [SEP]" in at.toggle(key="hide").help

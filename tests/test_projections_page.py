@@ -273,3 +273,19 @@ def test_a_link_with_traced_tokens_raises_no_warning():
     at = open_page(PADDED, trace=["2·2 river", "2·3 bank"])
     assert at.multiselect(key="trace").value == ["2·2 river", "2·3 bank"]
     assert not [w.value for w in at.main.warning if w.value.startswith("This link")]
+
+
+def test_the_depth_slider_follows_the_last_layer_as_layers_are_added():
+    """At the last depth, more layers move the slider to the new last depth; a depth the user
+    chose in the middle stays where it is."""
+    at = open_page(PADDED, model="From scratch", n_layers="2")
+    depth = at.slider(key="layer")
+    assert (depth.value, depth.max) == (2, 2)
+    at.sidebar.slider(key="n_layers").set_value(4).run()
+    assert (at.slider(key="layer").value, at.slider(key="layer").max) == (4, 4)
+    at.slider(key="layer").set_value(1).run()
+    at.sidebar.slider(key="n_layers").set_value(5).run()
+    assert (at.slider(key="layer").value, at.slider(key="layer").max) == (1, 5)
+    at.sidebar.slider(key="n_layers").set_value(1).run()  # fewer layers than the chosen depth
+    assert_clean(at)
+    assert at.slider(key="layer").value in (0, 1)

@@ -130,10 +130,12 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
         key=state.linked("hide"),
         bind="query-params",
         width="content",
-        disabled=view == "Head statistics",
+        disabled=view == "Head statistics" or not any(enc.special),
         help="Removes the special tokens' rows and columns, then rescales each row to sum "
         "to 1 again: the weight left over, shared out among the words. (The statistics always "
-        "count every token.)",
+        "count every token.)"
+        if any(enc.special)
+        else "This model reads no [CLS] or [SEP]: every token is a character of the task.",
     )
     own_max = st.toggle(
         "Colour to each head's own max",

@@ -195,6 +195,9 @@ if not shared and n - 1 < k and used == "PCA":
     )
 
 ui.keep_valid("layer", list(range(depths)), depths - 1)
+if st.session_state.get("layer") == st.session_state.get("_last_depth", depths - 1):
+    st.session_state["layer"] = depths - 1  # at the last depth before: stay at the last one
+st.session_state["_last_depth"] = depths - 1
 with st.container(horizontal=True, gap="large", vertical_alignment="bottom"):
     depth = st.slider(
         "Depth: 0 = embeddings + positions, then the output of each layer",
