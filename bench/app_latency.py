@@ -200,24 +200,32 @@ GOAL_SETTLED = 2.0  # the page as it opens (Heads), 20 tokens
 QUIET = 500  # ms without a DOM change that count as settled
 FILLER = "and the old river ran past a quiet town where many people walked".split()  # noqa: SIM905
 
+
+def arm_settle(probe: str) -> str:
+    """JS, once per page: the Enter keydown starts window[probe]'s clock (t0) and every DOM
+    change after it is noted (last), until the probe is done. Shared with bench/load.py."""
+    return """
+  if (!window.PROBESettleArmed) {
+    window.PROBESettleArmed = true;
+    window.addEventListener('keydown', (e) => {
+      const p = window.PROBE;
+      if (p && e.key === 'Enter' && p.t0 === null) p.t0 = performance.now();
+    }, true);
+    new MutationObserver(() => {
+      const p = window.PROBE;
+      if (p && p.t0 !== null && p.done === null) p.last = performance.now();
+    }).observe(document.body,
+      { subtree: true, childList: true, attributes: true, characterData: true });
+  }""".replace("PROBE", probe)
+
+
 # Like PROBE, but done = the last DOM change before QUIET ms of calm, once the script is idle
 # and the watched text shows the marker (so a rerun that has not started cannot count).
 SETTLE = """([marker, watch, quiet]) => {
   const q = (s) => document.querySelector(s);
   const text = () => [...document.querySelectorAll(watch)].map((e) => e.textContent).join('\\n');
   const b = (window.__bench = { t0: null, done: null, last: null, left: false, before: text() });
-  if (!window.__benchArmed) {
-    window.__benchArmed = true;
-    window.addEventListener('keydown', (e) => {
-      const p = window.__bench;
-      if (p && e.key === 'Enter' && p.t0 === null) p.t0 = performance.now();
-    }, true);
-    new MutationObserver(() => {
-      const p = window.__bench;
-      if (p && p.t0 !== null && p.done === null) p.last = performance.now();
-    }).observe(document.body,
-      { subtree: true, childList: true, attributes: true, characterData: true });
-  }
+ARM
   const tick = () => {
     if (window.__bench !== b) return;
     if (b.t0 !== null) {
@@ -236,7 +244,7 @@ SETTLE = """([marker, watch, quiet]) => {
     requestAnimationFrame(tick);
   };
   requestAnimationFrame(tick);
-}"""
+}""".replace("ARM", arm_settle("__bench"), 1)
 ATTENTION_WATCH = "[data-testid='stMain'] [data-testid='stCode']"  # the snippet names the text
 
 
