@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"  # screenshots the browser tests leave for a person to look at
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -40,6 +41,18 @@ def chromium_path() -> str | None:
         if found:
             return found
     return None
+
+
+def require_chromium():
+    """Call at the top of a browser test module: skips it where Chromium is missing (CI must
+    have it) and returns playwright.sync_api."""
+    import pytest
+
+    if chromium_path() is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
+        pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    return pytest.importorskip("playwright.sync_api")
 
 
 def free_port() -> int:
@@ -105,6 +118,19 @@ def launch(playwright):
     if path is None:
         raise RuntimeError("chromium is not installed: apt-get install chromium")
     return playwright.chromium.launch(executable_path=path, args=CHROMIUM_ARGS, headless=True)
+
+
+def open_page(
+    browser, url: str, width: int = 1280, height: int = 1100, timeout: float = 60_000, **options
+):
+    """A fresh context (its own session) at width x height, on url, once the app is idle.
+
+    Returns (context, page); options go to browser.new_context."""
+    context = browser.new_context(viewport={"width": width, "height": height}, **options)
+    page = context.new_page()
+    page.goto(url)
+    wait_idle(page, timeout)
+    return context, page
 
 
 def wait_idle(page, timeout: float = 60_000) -> None:

@@ -14,3 +14,28 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 from streamlit import config as _st_config
 
 _st_config.set_option("client.showErrorDetails", "full")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def server():
+    """The app on a loopback port, one per browser test module."""
+    from tests.browser import streamlit_server
+
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium through playwright, one per browser test module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser import launch
+
+    with sync_playwright() as p:
+        b = launch(p)
+        yield b
+        b.close()

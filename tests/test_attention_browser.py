@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -14,34 +13,14 @@ import numpy as np
 import pytest
 import torch
 
-from tests.browser import chromium_path, full_screenshot, launch, streamlit_server, wait_idle
+from tests.browser import ARTIFACTS, full_screenshot, open_page, require_chromium, wait_idle
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TEXT = "The animal didn't cross the street because it was too tired."
 SECOND = "The cat sat on the mat."
 CANVAS = ".axc[data-drawn] canvas"
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -57,12 +36,10 @@ def reference() -> np.ndarray:
     return torch.stack(out.attentions)[:, 0, :, :n, :n].numpy()
 
 
-def open_page(browser, server, width: int, query: str = ""):
-    context = browser.new_context(viewport={"width": width, "height": 1100}, accept_downloads=True)
-    page = context.new_page()
+def open_attention(browser, server, width: int, query: str = ""):
     text = quote(f"{TEXT}\n{SECOND}")
-    page.goto(f"{server}/attention?text={text}{query}")
-    wait_idle(page)
+    url = f"{server}/attention?text={text}{query}"
+    _, page = open_page(browser, url, width, accept_downloads=True)
     page.wait_for_selector(CANVAS, timeout=60_000)
     return page
 
@@ -82,7 +59,7 @@ def no_exception(page) -> None:
 
 
 def test_overview_click_opens_the_head_then_token_lines(server, browser, reference):
-    page = open_page(browser, server, 1280)
+    page = open_attention(browser, server, 1280)
     overview = page.locator(".axc-panel").first.locator("canvas")
     overview.scroll_into_view_if_needed()
     box = overview.bounding_box()
@@ -124,7 +101,7 @@ def test_overview_click_opens_the_head_then_token_lines(server, browser, referen
 
 
 def test_downloads_hold_the_head_and_all_attention(server, browser, reference):
-    page = open_page(browser, server, 1280, "&layer=3&head=7")
+    page = open_attention(browser, server, 1280, "&layer=3&head=7")
     with page.expect_download() as got:
         page.get_by_role("button", name="L3 H7 as CSV").click()
     rows = list(csv.reader(io.StringIO(Path(got.value.path()).read_text())))
@@ -147,7 +124,7 @@ def test_downloads_hold_the_head_and_all_attention(server, browser, reference):
 def test_screenshots_narrow_and_projector(server, browser, width):
     ARTIFACTS.mkdir(exist_ok=True)
     for view in ("Heads", "Token lines", "Compare"):
-        page = open_page(browser, server, width, f"&view={quote(view)}&layer=1&head=10")
+        page = open_attention(browser, server, width, f"&view={quote(view)}&layer=1&head=10")
         page.wait_for_timeout(500)  # the overview's PNG decodes, then the canvas redraws
         overflow = page.evaluate(
             "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth"

@@ -2,45 +2,21 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.browser import (
-    chromium_path,
+    ARTIFACTS,
     full_screenshot,
-    launch,
-    streamlit_server,
+    require_chromium,
     wait_idle,
     wait_painted,
 )
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TEXTAREA = '[data-testid="stSidebar"] textarea'
 PIECES = '[data-testid="stMain"] [data-testid="stText"]'
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+require_chromium()
 
 
 @pytest.fixture

@@ -3,20 +3,13 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.browser import chromium_path, launch, streamlit_server, wait_idle
+from tests.browser import launch, require_chromium, streamlit_server, wait_idle
 
 pytestmark = pytest.mark.browser
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+sync_api = require_chromium()
 
 # (page path, link settings): single-WordPiece marker words, so each shows up as a token
 SESSIONS = [

@@ -2,54 +2,29 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
 
 from tests.browser import (
-    chromium_path,
+    ARTIFACTS,
     full_screenshot,
-    launch,
-    streamlit_server,
+    open_page,
+    require_chromium,
     wait_idle,
     wait_painted,
 )
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TEXT = "The cat sat on the mat.\nA dog barked at the cat all night long, loudly."
 SUBHEADER = '[data-testid="stMain"] h3'
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def open_page(browser, server: str, width: int, **params: str):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
-    page.goto(f"{server}/inside?{urlencode({'text': TEXT, **params})}")
-    wait_idle(page, timeout=180_000)  # the first visit loads the model
-    return context, page
+def open_inside(browser, server: str, width: int, **params: str):
+    url = f"{server}/inside?{urlencode({'text': TEXT, **params})}"
+    return open_page(browser, url, width, 1000, timeout=180_000)  # the first visit loads the model
 
 
 def step_title(page) -> str:
@@ -75,7 +50,7 @@ def click(page, name: str, expect: str) -> None:
 
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_next_and_previous_walk_the_steps(server, browser, width):
-    context, page = open_page(browser, server, width, sentence="1 · The cat sat on the mat.")
+    context, page = open_inside(browser, server, width, sentence="1 · The cat sat on the mat.")
     wait_painted(page, plotly=2, timeout=180_000)
     assert step_title(page).startswith("Step 1 of 8")
     assert page.get_by_role("button", name="Previous").is_disabled()
@@ -98,7 +73,7 @@ def test_whole_page_at_once(server, browser):
         scale="false",
         sentence="2 · A dog barked at the cat all night long, loudly.",
     )
-    context, page = open_page(browser, server, 1920, **params)
+    context, page = open_inside(browser, server, 1920, **params)
     wait_painted(page, plotly=20, timeout=180_000)
     captions = page.locator('[data-testid="stMain"] [data-testid="stCaptionContainer"]')
     assert "shown: sentence 2, its 14 real tokens" in captions.all_inner_texts()[1]

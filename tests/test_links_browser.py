@@ -3,36 +3,15 @@ in (issue 7): config, text, sentence picker and numbers, opened in a fresh brows
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from tests.browser import chromium_path, launch, streamlit_server, wait_idle, wait_painted
+from tests.browser import require_chromium, wait_idle, wait_painted
 
 pytestmark = pytest.mark.browser
 TEXTAREA = '[data-testid="stSidebar"] textarea'
 SLIDERS = ("d_model", "n_heads", "n_layers")
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
+require_chromium()
 
 
 def settle(page) -> None:

@@ -3,56 +3,26 @@ its end, share the link and reopen it; screenshots at 1024 and 1920 px."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from tests.browser import (
-    chromium_path,
+    ARTIFACTS,
     full_screenshot,
-    launch,
-    streamlit_server,
+    open_page,
+    require_chromium,
     wait_idle,
     wait_painted,
 )
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TEXT = "Hi!\nTransformers process every token of a sentence in parallel."
 MAIN = '[data-testid="stMain"]'
 SLIDER = f'{MAIN} [data-testid="stSlider"] input[type="range"]'
 CHARTS = 7  # two batch grids, the mask, two attention maps, the drift chart, output vectors
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def open_page(browser, url: str, width: int):
-    context = browser.new_context(viewport={"width": width, "height": 1200})
-    page = context.new_page()
-    page.goto(url)
-    wait_idle(page)
-    return context, page
+require_chromium()
 
 
 def metric(page, label: str) -> str:
@@ -68,7 +38,7 @@ def sideways(page) -> int:
 
 
 def test_causal_toggle_slider_and_link(server, browser):
-    context, page = open_page(browser, f"{server}/padding?text={quote(TEXT)}", 1280)
+    context, page = open_page(browser, f"{server}/padding?text={quote(TEXT)}", 1280, height=1200)
     wait_painted(page, plotly=CHARTS)
     page.get_by_test_id("stSelectbox").filter(has_text="Sentence to inspect").click()
     page.get_by_role("option", name="1 · Hi!").click()
@@ -95,7 +65,7 @@ def test_causal_toggle_slider_and_link(server, browser):
     assert "/padding?" in link and "causal=true" in link and f"pads={top}" in link
     context.close()
 
-    fresh, other = open_page(browser, link, 1280)
+    fresh, other = open_page(browser, link, 1280, height=1200)
     wait_painted(other, plotly=CHARTS + 1)
     assert int(other.locator(SLIDER).input_value()) == top
     assert float(metric(other, "with the mask, N =")) == with_mask
@@ -107,7 +77,7 @@ def test_causal_toggle_slider_and_link(server, browser):
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_screenshots_narrow_and_projector(server, browser, width):
     url = f"{server}/padding?text={quote(TEXT)}&sentence={quote('1 · Hi!')}&causal=true"
-    context, page = open_page(browser, url, width)
+    context, page = open_page(browser, url, width, height=1200)
     wait_painted(page, plotly=CHARTS + 1)
     assert page.locator('[data-testid="stException"]').count() == 0
     overflow = sideways(page)

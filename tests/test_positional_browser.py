@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from tests.browser import (
-    chromium_path,
+    ARTIFACTS,
     full_screenshot,
-    launch,
-    streamlit_server,
+    open_page,
+    require_chromium,
     wait_idle,
     wait_painted,
 )
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 MAIN = '[data-testid="stMain"]'
 # how many plotly charts each view draws
 CHARTS = {
@@ -30,34 +26,7 @@ CHARTS = {
     "Order test": 1,
 }
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def open_page(browser, url: str, width: int = 1280):
-    context = browser.new_context(viewport={"width": width, "height": 1000})
-    page = context.new_page()
-    page.goto(url)
-    wait_idle(page)
-    return context, page
+require_chromium()
 
 
 def sideways(page) -> int:
@@ -74,7 +43,7 @@ def metric_values(page) -> list[str]:
 
 
 def test_every_view_draws_without_errors(server, browser):
-    context, page = open_page(browser, f"{server}/positional")
+    context, page = open_page(browser, f"{server}/positional", height=1000)
     for view, charts in CHARTS.items():
         page.locator(MAIN).get_by_role("radio", name=view, exact=True).click()
         wait_idle(page)
@@ -86,7 +55,9 @@ def test_every_view_draws_without_errors(server, browser):
 
 def test_new_shuffle_changes_the_seed_in_the_link_and_the_link_reproduces_it(server, browser):
     text = "the dog bites the man in the park"
-    context, page = open_page(browser, f"{server}/positional?pe_view=Order+test&text={text}")
+    context, page = open_page(
+        browser, f"{server}/positional?pe_view=Order+test&text={text}", height=1000
+    )
     wait_painted(page, plotly=1)
     before = page.locator(f'{MAIN} [data-testid="stText"]').nth(1).inner_text()
     page.get_by_role("button", name="New shuffle").click()
@@ -100,7 +71,7 @@ def test_new_shuffle_changes_the_seed_in_the_link_and_the_link_reproduces_it(ser
     link = page.url
     context.close()
 
-    context, fresh = open_page(browser, link)
+    context, fresh = open_page(browser, link, height=1000)
     wait_painted(fresh, plotly=1)
     assert fresh.locator(f'{MAIN} [data-testid="stText"]').nth(1).inner_text() == after
     assert metric_values(fresh) == numbers
@@ -120,7 +91,7 @@ def test_new_shuffle_changes_the_seed_in_the_link_and_the_link_reproduces_it(ser
     ],
 )
 def test_screenshots(server, browser, width, view, query):
-    context, page = open_page(browser, f"{server}/positional?{query}", width)
+    context, page = open_page(browser, f"{server}/positional?{query}", width, height=1000)
     wait_painted(page, plotly=CHARTS[view])
     assert page.locator('[data-testid="stException"]').count() == 0
     overflow = sideways(page)

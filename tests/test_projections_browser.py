@@ -3,54 +3,29 @@ a laptop's and a projector's width."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
 from tests.browser import (
-    chromium_path,
+    ARTIFACTS,
     full_screenshot,
-    launch,
-    streamlit_server,
+    open_page,
+    require_chromium,
     wait_idle,
     wait_painted,
 )
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TEXTAREA = '[data-testid="stSidebar"] textarea'
 TITLE = "document.querySelector('.js-plotly-plot .gtitle')?.textContent ?? ''"
 BANK = "We sat by the river bank.\nFish hid under the river bank.\nOur account is at the bank."
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
+require_chromium()
 
 
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def open_page(browser, url: str, width: int, height: int = 1100):
-    context = browser.new_context(viewport={"width": width, "height": height})
-    page = context.new_page()
-    page.goto(url)
-    wait_idle(page, timeout=120_000)
+def open_projections(browser, url: str, width: int, height: int = 1100):
+    context, page = open_page(browser, url, width, height, timeout=120_000)
     wait_painted(page, plotly=3, timeout=120_000)
     return context, page
 
@@ -65,7 +40,7 @@ def no_trouble(page) -> None:
 
 
 def test_preset_then_play_walks_through_every_depth(server, browser):
-    context, page = open_page(browser, f"{server}/projections", 1280)
+    context, page = open_projections(browser, f"{server}/projections", 1280)
     page.get_by_role("button", name="“bank”: river or money").click()
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stSidebar\"] textarea').value"
@@ -89,7 +64,7 @@ def test_preset_then_play_walks_through_every_depth(server, browser):
 
 
 def test_three_d_view_draws(server, browser):
-    context, page = open_page(browser, f"{server}/projections?dims=3-D&axes=per+layer", 1280)
+    context, page = open_projections(browser, f"{server}/projections?dims=3-D&axes=per+layer", 1280)
     page.wait_for_selector(".js-plotly-plot .gl-container canvas", timeout=60_000)
     no_trouble(page)
     context.close()
@@ -98,7 +73,7 @@ def test_three_d_view_draws(server, browser):
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_screenshots_narrow_and_projector(server, browser, width):
     query = f"text={quote(BANK)}&trace={quote('1·6 bank')}&trace={quote('3·6 bank')}"
-    context, page = open_page(browser, f"{server}/projections?{query}", width)
+    context, page = open_projections(browser, f"{server}/projections?{query}", width)
     no_trouble(page)
     ticks = page.eval_on_selector_all(
         ".js-plotly-plot .ytick text", "(els) => els.map((e) => e.textContent)"

@@ -3,55 +3,25 @@ working meanwhile, and screenshots at a laptop's and a projector's width."""
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.browser import (
-    chromium_path,
+    ARTIFACTS,
     full_screenshot,
-    launch,
-    streamlit_server,
+    open_page,
+    require_chromium,
     wait_idle,
     wait_painted,
 )
 
 pytestmark = pytest.mark.browser
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TINY = "task=copy-back&steps=150&width=32&heads=2&layers=1&ffn=64&lr=0.01"
 LONG = "task=reverse&secs=120&steps=20000"  # far more than a test waits for
 EXCEPTION = '[data-testid="stException"]'
 
-if chromium_path() is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI needs chromium for the browser tests: apt-get install chromium")
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
-sync_api = pytest.importorskip("playwright.sync_api")
-
-
-@pytest.fixture(scope="module")
-def server():
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        b = launch(p)
-        yield b
-        b.close()
-
-
-def open_page(browser, url: str, width: int = 1280):
-    context = browser.new_context(viewport={"width": width, "height": 1100})
-    page = context.new_page()
-    page.goto(url)
-    wait_idle(page)
-    return context, page
+require_chromium()
 
 
 def start_training(page) -> None:
