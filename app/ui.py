@@ -166,11 +166,22 @@ def sentence_picker(texts: list[str], *, key: str = "sentence", label: str = "Se
     if len(texts) < 2:
         return 0
     labels = picker_labels(texts)
-    keep_valid(key, labels, labels[0])
-    picked = st.selectbox(
-        label, labels, key=state.linked(key), bind="query-params", width=PICKER_WIDTH
+    return labels.index(bound_select(label, labels, key, width=PICKER_WIDTH))
+
+
+def bound_select(label: str, options: list, key: str, *, fallback: object = None, **kwargs):
+    """A selectbox in the link (``key`` is the parameter's name) whose value, once it is no
+    longer among ``options``, falls back to ``fallback`` (the first option by default)."""
+    keep_valid(key, options, options[0] if fallback is None else fallback)
+    return st.selectbox(label, options, key=state.linked(key), bind="query-params", **kwargs)
+
+
+def download(label: str, data, file_name: str, mime: str, key: str) -> None:
+    """A download button that does not rerun the page (``data`` may be a function, called
+    only when the file is asked for)."""
+    st.download_button(
+        label, data, file_name, mime, key=key, on_click="ignore", icon=":material/download:"
     )
-    return labels.index(picked)
 
 
 def plain_table(frame, **kwargs) -> None:

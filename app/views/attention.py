@@ -67,10 +67,7 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
     if view == "Compare":
         labels = ui.picker_labels(texts)
         others = [s for k, s in enumerate(labels) if k != pick]
-        ui.keep_valid("other", others, others[0])
-        shown = st.selectbox(
-            "Compare with", others, key=state.linked("other"), bind="query-params", width=360
-        )
+        shown = ui.bound_select("Compare with", others, "other", width=360)
         other = labels.index(shown)
 
 
@@ -108,19 +105,14 @@ def on_pick() -> None:
         set_head(int(hit["layer"]), int(hit["head"]))
 
 
-ui.keep_valid("layer", list(range(L)), 0)
-ui.keep_valid("head", list(range(H)), 0)
 # every view shows these (greyed where they do not apply), so any link to the page fits any view
 with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
-    layer = st.selectbox(
-        "Layer", list(range(L)), key=state.linked("layer"), bind="query-params", width=110
-    )
+    layer = ui.bound_select("Layer", list(range(L)), "layer", width=110)
     all_heads = view in ("Token lines", "Mean & rollout")
-    head = st.selectbox(
+    head = ui.bound_select(
         "Head",
         list(range(H)),
-        key=state.linked("head"),
-        bind="query-params",
+        "head",
         width=110,
         disabled=all_heads,
         help="This view uses every head of the layer." if all_heads else None,
@@ -194,14 +186,11 @@ elif view == "Token lines":
     first_word = tokens[min(1, len(tokens) - 1)]  # [CLS] is a dull first query
     if "token" not in st.session_state and "token" not in st.query_params:
         st.session_state["token"] = first_word
-    ui.keep_valid("token", tokens, first_word)
     lheads = [h for h in st.session_state.get("lheads", []) if h < H]
     if "lheads" in st.session_state and len(lheads) != len(st.session_state["lheads"]):
         st.session_state["lheads"] = lheads or list(range(H))
     with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
-        token = st.selectbox(
-            "Query token", tokens, key=state.linked("token"), bind="query-params", width=280
-        )
+        token = ui.bound_select("Query token", tokens, "token", fallback=first_word, width=280)
         heads_on = st.pills(
             "Heads drawn",
             list(range(H)),
@@ -339,22 +328,18 @@ elif view == "Compare":
 if view in ("Heads", "Compare"):
     with st.container(horizontal=True, gap="small"):
         z_export, labels_export = maps[layer, head], tokens
-        st.download_button(
+        ui.download(
             f"{name} as CSV",
-            data=lambda: attn.head_csv(z_export, labels_export),
-            file_name=f"{file}.csv",
-            mime="text/csv",
-            on_click="ignore",
-            icon=":material/download:",
+            lambda: attn.head_csv(z_export, labels_export),
+            f"{file}.csv",
+            "text/csv",
             key="csv",
         )
-        st.download_button(
+        ui.download(
             "All attention of this sentence (.npz)",
-            data=lambda: attn.attention_npz(att, enc.tokens, choice, result.config, enc.text),
-            file_name=f"attention_s{pick + 1}.npz",
-            mime="application/octet-stream",
-            on_click="ignore",
-            icon=":material/download:",
+            lambda: attn.attention_npz(att, enc.tokens, choice, result.config, enc.text),
+            f"attention_s{pick + 1}.npz",
+            "application/octet-stream",
             key="npz",
         )
     st.caption(

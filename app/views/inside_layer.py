@@ -54,33 +54,14 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
     row = ui.sentence_picker(texts)
     enc = fwd.encodings[row]
     n = len(enc)
-    layers = list(range(cfg.n_layers))
-    ui.keep_valid("layer", layers, 0)
-    layer = st.selectbox(
-        f"Layer (of {cfg.n_layers})",
-        layers,
-        key=state.linked("layer"),
-        bind="query-params",
-        width=130,
+    layer = ui.bound_select(
+        f"Layer (of {cfg.n_layers})", list(range(cfg.n_layers)), "layer", width=130
     )
-    heads = list(range(cfg.n_heads))
-    ui.keep_valid("head", heads, 0)
-    head = st.selectbox(
-        f"Head (of {cfg.n_heads})",
-        heads,
-        key=state.linked("head"),
-        bind="query-params",
-        width=130,
-    )
+    head = ui.bound_select(f"Head (of {cfg.n_heads})", list(range(cfg.n_heads)), "head", width=130)
     options = [f"{i} · {t}" for i, t in enumerate(enc.tokens)]
-    ui.keep_valid("token", options, options[min(1, n - 1)])
-    picked = st.selectbox(
-        "Token to follow",
-        options,
-        index=min(1, n - 1),
-        key=state.linked("token"),
-        bind="query-params",
-        width=220,
+    second = options[min(1, n - 1)]  # [CLS] is a dull first token
+    picked = ui.bound_select(
+        "Token to follow", options, "token", fallback=second, index=min(1, n - 1), width=220
     )
     token = options.index(picked)
     scale = st.toggle(

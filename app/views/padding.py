@@ -112,14 +112,8 @@ with st.container(horizontal=True, gap="large"):
 st.subheader("2 · Attention with the mask and without it")
 L, H = fwd.config.n_layers, fwd.config.n_heads
 with st.container(horizontal=True, gap="medium"):
-    ui.keep_valid("layer", list(range(L)), 0)
-    layer = st.selectbox(
-        "Layer", list(range(L)), key=state.linked("layer"), bind="query-params", width=140
-    )
-    ui.keep_valid("head", list(range(H)), 0)
-    head = st.selectbox(
-        "Head", list(range(H)), key=state.linked("head"), bind="query-params", width=140
-    )
+    layer = ui.bound_select("Layer", list(range(L)), "layer", width=140)
+    head = ui.bound_select("Head", list(range(H)), "head", width=140)
 try:
     with st.spinner(f"Running sentence {pick + 1} padded to {width} tokens…"):
         view = pad.padded_view(choice, tuple(enc.ids), width, layer)

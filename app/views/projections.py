@@ -281,14 +281,12 @@ with st.container(horizontal=True, gap="large"):
         )
 
 table = proj.coordinates_table(pts, coords, used, shared)
-st.download_button(
+ui.download(
     "Download the projected coordinates (CSV)",
     table.to_csv(index=False),
-    file_name=f"projections_{used.lower()}_{k}d.csv",
-    mime="text/csv",
+    f"projections_{used.lower()}_{k}d.csv",
+    "text/csv",
     key="csv",
-    on_click="ignore",
-    icon=":material/download:",
 )
 ui.snippet(
     projections_snippet(

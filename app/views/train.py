@@ -262,10 +262,9 @@ def use_it(result: jobs.Result) -> None:
         st.page_link(
             "views/attention.py", label="Open the Attention page", icon=":material/grid_on:"
         )
-        st.download_button(
+        ui.download(
             "Download the checkpoint", result.weights, f"{result.task.name}.safetensors",
-            mime="application/octet-stream", icon=":material/download:", on_click="ignore",
-            key="download",
+            "application/octet-stream", key="download",
         )  # fmt: skip
 
 
