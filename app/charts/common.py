@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+import numpy as np
 import plotly.graph_objects as go
 
 FONT = dict(
@@ -42,3 +43,28 @@ def apply_layout(fig: go.Figure, *, height: int, title: str | None = None) -> go
 
 def short(text: str, limit: int = 28) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def vector_heatmap(
+    z: np.ndarray,
+    rows: str,
+    *,
+    labels: list[str] | None = None,
+    bound: float | None = None,
+    thickness: int = 12,
+) -> go.Heatmap:
+    """Vectors as rows (one per token or position, named ``rows`` in the hover), dimensions as
+    columns, on a diverging scale around 0. The bound is the 99th percentile of |z| unless
+    given: outliers saturate, the hover is exact. Shape: z (N, D)"""
+    if bound is None:
+        bound = float(np.percentile(np.abs(z), 99)) or 1.0
+    return go.Heatmap(
+        z=z,  # no x: columns are 0 … D-1 by default, and plotly validates no 384-long list
+        y=labels,
+        colorscale=DIVERGING,
+        zmid=0,
+        zmin=-bound,
+        zmax=bound,
+        colorbar=dict(title=dict(text="value"), thickness=thickness),
+        hovertemplate=f"{rows} %{{y}}<br>dimension %{{x}}<br>value %{{z:.4f}}<extra></extra>",
+    )

@@ -7,22 +7,12 @@ import plotly.graph_objects as go
 
 from encoder import EncoderConfig
 
-from .common import DIVERGING, layout_dict, safe_label, short, token_labels
+from .common import DIVERGING, layout_dict, safe_label, short, token_labels, vector_heatmap
 
 
 def token_vector_heatmap(vectors: np.ndarray, tokens: list[str], title: str) -> go.Figure:
     """One row per token, one column per dimension. Shape: vectors (S, D)"""
-    bound = float(np.percentile(np.abs(vectors), 99)) or 1.0  # outliers saturate, hover is exact
-    heatmap = go.Heatmap(
-        z=vectors,  # no x: columns are 0 … D-1 by default, and plotly validates no 384-long list
-        y=token_labels(tokens),
-        colorscale=DIVERGING,
-        zmid=0,
-        zmin=-bound,
-        zmax=bound,
-        colorbar=dict(title=dict(text="value"), thickness=12),
-        hovertemplate="token %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
-    )
+    heatmap = vector_heatmap(vectors, "token", labels=token_labels(tokens))
     # one constructor call: update_layout/update_yaxes re-validate the figure each time (~4 ms)
     layout = layout_dict(height=max(220, 90 + 22 * len(vectors)), title=title)
     layout["yaxis"] = dict(autorange="reversed", title_text="token", type="category")

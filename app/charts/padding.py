@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import DIVERGING, layout_dict, safe_label, token_labels
+from .common import layout_dict, safe_label, token_labels, vector_heatmap
 
 REAL = "#c7d2fe"  # indigo-200: a real token
 PAD = "#e5e7eb"  # grey-200: padding
@@ -121,17 +121,7 @@ def output_vectors(hidden: np.ndarray, tokens: list[str], n_real: int) -> go.Fig
     """last_hidden_state of every position, real and padded rows; the padded rows shaded.
 
     Shape: hidden (W, D)"""
-    bound = float(np.percentile(np.abs(hidden), 99)) or 1.0
-    heatmap = go.Heatmap(
-        z=hidden,
-        y=token_labels(tokens),
-        colorscale=DIVERGING,
-        zmid=0,
-        zmin=-bound,
-        zmax=bound,
-        colorbar=dict(title=dict(text="value"), thickness=10),
-        hovertemplate="token %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
-    )
+    heatmap = vector_heatmap(hidden, "token", labels=token_labels(tokens), thickness=10)
     layout = layout_dict(height=min(620, max(260, 110 + 22 * len(tokens))), title="output vectors")
     layout["yaxis"] = dict(autorange="reversed", type="category", title_text="position")
     layout["xaxis"] = dict(title_text="dimension")

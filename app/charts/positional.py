@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from .common import DIVERGING, layout_dict
+from .common import DIVERGING, layout_dict, vector_heatmap
 
 LINE_COLOURS = ["#4f46e5", "#db2777", "#0891b2", "#d97706", "#16a34a", "#7c3aed", "#dc2626"]
 PROFILE_COLOURS = ["#4f46e5", "#f59e0b", "#16a34a", "#db2777"]
@@ -51,17 +51,7 @@ def table_heatmap(
     pe: np.ndarray, title: str, *, bound: float | None = None, height: int = 480
 ) -> go.Figure:
     """Positions on rows (0 at the top), dimensions on columns. Shape: (N, D)"""
-    if bound is None:
-        bound = float(np.percentile(np.abs(pe), 99)) or 1.0
-    heatmap = go.Heatmap(
-        z=pe,
-        colorscale=DIVERGING,
-        zmid=0,
-        zmin=-bound,
-        zmax=bound,
-        colorbar=dict(title=dict(text="value"), thickness=12),
-        hovertemplate="position %{y}<br>dimension %{x}<br>value %{z:.4f}<extra></extra>",
-    )
+    heatmap = vector_heatmap(pe, "position", bound=bound)
     layout = layout_dict(height=height, title=title)
     layout["yaxis"] = dict(autorange="reversed", title_text="position")
     layout["xaxis"] = dict(title_text="dimension")
