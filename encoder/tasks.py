@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from .config import check_int
-from .tokenizer import Batch, Encoding
+from .tokenizer import Batch, Encoding, encode_padded
 
 PAD = "[PAD]"
 IGNORE = -100  # label of a padded position: F.cross_entropy's default ignore_index
@@ -234,16 +234,7 @@ class TaskTokenizer:
 
     def encode_batch(self, texts: list[str], max_len: int | None = None) -> Batch:
         """Tokenize several texts and pad them to the longest. Shape: (B, S)"""
-        if not isinstance(texts, (list, tuple)) or not texts:
-            raise ValueError("give a non-empty list of texts, one per sentence")
-        encodings = [self.encode(t, max_len) for t in texts]
-        seq = max(len(e) for e in encodings)
-        ids = torch.zeros((len(texts), seq), dtype=torch.long)
-        mask = torch.zeros((len(texts), seq), dtype=torch.long)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e)] = torch.tensor(e.ids, dtype=torch.long)
-            mask[row, : len(e)] = 1
-        return Batch(ids, mask, encodings)
+        return encode_padded(self, texts, max_len)
 
 
 def _printable(text: str) -> str:

@@ -146,16 +146,22 @@ class Tokenizer:
 
     def encode_batch(self, texts: list[str], max_len: int | None = None) -> Batch:
         """Tokenize several texts and pad them to the longest. Shape: (B, S)"""
-        if not isinstance(texts, (list, tuple)) or not texts:
-            raise ValueError("give a non-empty list of texts, one per sentence")
-        encodings = [self.encode(t, max_len) for t in texts]
-        seq = max(len(e) for e in encodings)
-        ids = torch.full((len(texts), seq), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(texts), seq), dtype=torch.long)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e)] = torch.tensor(e.ids, dtype=torch.long)
-            mask[row, : len(e)] = 1
-        return Batch(ids, mask, encodings)
+        return encode_padded(self, texts, max_len)
+
+
+def encode_padded(tokenizer, texts: list[str], max_len: int | None) -> Batch:
+    """``tokenizer.encode`` each text, then pad to the longest with ``tokenizer.pad_id``: the
+    encode_batch of this tokenizer and of the toy tasks' one. Shape: (B, S)"""
+    if not isinstance(texts, (list, tuple)) or not texts:
+        raise ValueError("give a non-empty list of texts, one per sentence")
+    encodings = [tokenizer.encode(t, max_len) for t in texts]
+    seq = max(len(e) for e in encodings)
+    ids = torch.full((len(texts), seq), tokenizer.pad_id, dtype=torch.long)
+    mask = torch.zeros((len(texts), seq), dtype=torch.long)
+    for row, e in enumerate(encodings):
+        ids[row, : len(e)] = torch.tensor(e.ids, dtype=torch.long)
+        mask[row, : len(e)] = 1
+    return Batch(ids, mask, encodings)
 
 
 def default_tokenizer() -> Tokenizer:
