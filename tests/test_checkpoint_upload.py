@@ -15,6 +15,7 @@ from encoder.checkpoint import MAX_LAYERS, from_bytes
 from encoder.tasks import get_task
 from encoder.train import TaskModel, model_config
 from tests.test_app import MAIN, assert_clean
+from tests.test_checkpoint import parts, rebuild
 
 
 @pytest.fixture(scope="module")
@@ -24,20 +25,10 @@ def good() -> bytes:
     return checkpoint.to_bytes(model, task, {"steps": 3, "seconds": 0.5, "accuracy": 0.1})
 
 
-def split(data: bytes) -> tuple[dict, bytes]:
-    (n,) = struct.unpack("<Q", data[:8])
-    return json.loads(data[8 : 8 + n]), data[8 + n :]
-
-
-def join(header: dict, body: bytes) -> bytes:
-    raw = json.dumps(header).encode()
-    return struct.pack("<Q", len(raw)) + raw + body
-
-
 def with_meta(good: bytes, **changes: str) -> bytes:
-    header, body = split(good)
+    header, body = parts(good)
     header["__metadata__"] = {**header["__metadata__"], **changes}
-    return join(header, body)
+    return rebuild(header, body)
 
 
 def test_a_file_cut_at_any_length_is_refused(good):
@@ -61,7 +52,7 @@ def test_json_nesting_bombs_are_refused(good):
 
 def test_a_config_asking_for_thousands_of_layers_is_refused_before_building(good, monkeypatch):
     """A 6 KB header naming 20,000 layers took 47 s of CPU to refuse: now nothing is built."""
-    config = json.loads(split(good)[0]["__metadata__"]["config"])
+    config = json.loads(parts(good)[0]["__metadata__"]["config"])
     built = []
     monkeypatch.setattr(
         checkpoint, "TaskModel", lambda *a, **k: built.append(a) or TaskModel(*a, **k)
@@ -70,10 +61,10 @@ def test_a_config_asking_for_thousands_of_layers_is_refused_before_building(good
         bogus = with_meta(good, config=json.dumps({**config, "n_layers": layers}))
         with pytest.raises(ValueError, match=f"missing tensor 'encoder.layers.{layers - 1}.attn"):
             from_bytes(bogus)
-    header, body = split(with_meta(good, config=json.dumps({**config, "n_layers": 100})))
+    header, body = parts(with_meta(good, config=json.dumps({**config, "n_layers": 100})))
     header["encoder.layers.99.attn.qkv.weight"] = header["encoder.layers.0.attn.qkv.weight"]
     with pytest.raises(ValueError, match=f"100 layers; a task checkpoint has at most {MAX_LAYERS}"):
-        from_bytes(join(header, body))
+        from_bytes(rebuild(header, body))
     assert built == []
 
 
@@ -99,7 +90,7 @@ def test_extra_training_fields_are_kept(good):
 
 
 def test_the_train_page_says_why_and_does_not_crash(good):
-    config = json.loads(split(good)[0]["__metadata__"]["config"])
+    config = json.loads(parts(good)[0]["__metadata__"]["config"])
     bad = {
         "bomb": struct.pack("<Q", 60_000) + b"[" * 60_000,
         "layers": with_meta(good, config=json.dumps({**config, "n_layers": 20_000})),
