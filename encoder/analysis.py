@@ -46,6 +46,11 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     """Cosine similarity of every pair of rows. Shape: (N, D) -> (N, N)"""
     vectors = _numbers("vectors", vectors, "(rows, dims)", 2)
+    if not np.issubdtype(vectors.dtype, np.floating):
+        vectors = vectors.astype(np.float64)
+    # scale each row by its largest entry first: squaring entries over ~1e19 overflows float32
+    largest = np.abs(vectors).max(axis=-1, keepdims=True) if vectors.size else 1.0
+    vectors = vectors / np.maximum(largest, np.finfo(vectors.dtype).tiny)
     norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
     unit = vectors / np.maximum(norms, 1e-12)
     return np.clip(unit @ unit.T, -1.0, 1.0)

@@ -5,8 +5,11 @@ safetensors metadata, three JSON strings: ``config`` (EncoderConfig), ``task`` (
 is, its tokens and labels) and ``training`` (how it was trained and how well it did).
 
 Loading never executes anything: no pickle, no ``torch.load``. It checks the file size before
-reading, the declared header size before parsing it, then every tensor's name, shape, dtype and
-byte range against what the config implies, and only then hands the bytes to safetensors.
+reading, what the file is from its first bytes (a pickle, a zip or a text file is named as such),
+the declared header size before parsing it, then every tensor's name, shape, dtype and byte
+range against what the config implies, and only then hands the bytes to safetensors. The
+weights must be finite and below ``filecheck.MAX_WEIGHT``, and one forward pass over inputs
+like the pages' must give finite numbers everywhere.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 import safetensors.torch
 import torch
 
+from . import filecheck
 from .config import EncoderConfig
 from .tasks import Task, TaskTokenizer, get_task
 from .train import TaskModel
@@ -105,24 +109,39 @@ def from_bytes(data: bytes, source: str = "the file") -> Checkpoint:
         tensors = safetensors.torch.load(data)
     except Exception as err:  # the Rust error type says what broke
         raise ValueError(f"{source} is not a readable safetensors file: {err}") from err
-    bad = [name for name, t in tensors.items() if not bool(torch.isfinite(t).all())]
-    if bad:
-        raise ValueError(f"{source}: tensor {bad[0]!r} holds NaN or infinite values")
+    filecheck.check_weights(tensors, source)
     model = TaskModel(cfg, len(task.labels), seed=0)
     model.load_state_dict(tensors, strict=True)
-    return Checkpoint(model.eval(), task, training, hashlib.sha256(data).hexdigest())
+    probe(model.eval(), task, source)
+    return Checkpoint(model, task, training, hashlib.sha256(data).hexdigest())
+
+
+def probe(model: TaskModel, task: Task, source: str = "the model") -> None:
+    """Run the model once over inputs like the pages': the task's example, every token repeated
+    to max_len, and 16 seeded random examples padded to the longest; refuse it if any hidden
+    state, attention weight or output is NaN or infinite."""
+    S, V = model.cfg.max_len, len(task.vocab)
+    example = TaskTokenizer(task, S).encode_batch([task.example])
+    sample = task.sample(16, torch.Generator().manual_seed(0))
+    repeated = torch.arange(1, V)[:, None].expand(V - 1, S)  # (V - 1, S)
+    batches = [
+        (example.input_ids, example.attention_mask),
+        (sample.input_ids, sample.attention_mask),
+        (repeated, torch.ones_like(repeated)),
+    ]
+    with torch.inference_mode():
+        for ids, mask in batches:
+            out = model.encoder(ids, mask, output_attentions=True, output_hidden_states=True)
+            outputs = [*out.hidden_states, *out.attentions, model.head(out.last_hidden_state)]
+            filecheck.check_outputs(outputs, source)
 
 
 def read_header(data: bytes, source: str = "the file") -> tuple[dict, int]:
-    """The safetensors JSON header and where the tensor bytes start, after size checks."""
-    if data[:4] == b"PK\x03\x04" or (len(data) > 1 and data[0] == 0x80 and 2 <= data[1] <= 5):
-        raise ValueError(
-            f"{source} is a pickle (a torch.save / .pt / .bin file), not safetensors. Pickles "
-            "can run code when loaded, so they are never opened here: save the weights with "
-            "safetensors instead"
-        )
-    if len(data) < 8:
-        raise ValueError(f"{source} is too short to be a safetensors file ({len(data)} bytes)")
+    """The safetensors JSON header and where the tensor bytes start, after saying what the
+    file is when it cannot be safetensors, and after size checks."""
+    kind = filecheck.what_it_is(data[: filecheck.HEAD], len(data))
+    if kind is not None:
+        raise ValueError(f"{source} {kind}")
     (n,) = struct.unpack("<Q", data[:8])
     if n > MAX_HEADER:
         raise ValueError(
@@ -135,8 +154,10 @@ def read_header(data: bytes, source: str = "the file") -> tuple[dict, int]:
             f"{len(data) - 8:,} after the size field"
         )
     try:
-        header = json.loads(data[8 : 8 + n].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as err:  # a nesting bomb
+        header = filecheck.loads(data[8 : 8 + n].decode("utf-8"))
+    except filecheck.TooLong as err:
+        raise ValueError(f"{source}: its header {err}") from err
+    except (ValueError, RecursionError) as err:  # not UTF-8 or not JSON; a nesting bomb
         raise ValueError(f"{source} is not a safetensors file: its header is not JSON") from err
     if not isinstance(header, dict):
         raise ValueError(f"{source} is not a safetensors file: its header is not a table")
@@ -153,8 +174,10 @@ def _metadata(meta: object, source: str) -> tuple[EncoderConfig, Task, dict]:
     parsed = {}
     for key in ("config", "task", "training"):
         try:
-            parsed[key] = json.loads(meta.get(key, ""))
-        except (TypeError, json.JSONDecodeError, RecursionError) as err:
+            parsed[key] = filecheck.loads(meta.get(key, ""))
+        except filecheck.TooLong as err:
+            raise ValueError(f"{source}: the checkpoint's {key} {err}") from err
+        except (TypeError, ValueError, RecursionError) as err:
             raise ValueError(f"{source}: the checkpoint's {key} is not valid JSON") from err
         if not isinstance(parsed[key], dict):
             raise ValueError(f"{source}: the checkpoint's {key} is not a JSON object")

@@ -9,6 +9,23 @@ POSITIONAL_KINDS = ("sinusoidal", "learned")
 ACTIVATIONS = ("relu", "gelu")
 
 
+# Upper bounds on the sizes: far above any model this app runs (the sidebar's largest is d_model
+# 768 with 12 layers; BERT-large is d_model 1024, 24 layers, d_ff 4096; the largest real
+# vocabularies hold about 260,000 tokens), and low enough that every weight's shape is a number
+# torch can compute, so a config read from a file is refused here, in words, before any torch call.
+LIMITS = {
+    "vocab_size": 1_000_000,
+    "d_model": 8192,
+    "n_heads": 8192,  # d_model must also divide by it
+    "n_layers": 128,
+    "d_ff": 65_536,
+    "max_len": 8192,
+    "type_vocab_size": 1024,
+}
+EPS_RANGE = (1e-20, 1.0)  # layer_norm_eps: finite, and not lost in float32
+MAX_BASE = 1e9  # positional_base: wavelengths up to 2π·1e9 positions (RoPE models use up to 5e5)
+
+
 @dataclass(frozen=True)
 class EncoderConfig:
     """Hyperparameters of a transformer encoder (Vaswani et al. 2017, section 3).
@@ -35,10 +52,10 @@ class EncoderConfig:
     positional_base: float = 10000.0  # the 10000 in the sinusoid's wavelengths
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len"):
-            check_int(name, getattr(self, name), minimum=1)
+        for name, most in LIMITS.items():  # before any shape is computed from them
+            least = 0 if name == "type_vocab_size" else 1
+            check_int(name, getattr(self, name), minimum=least, maximum=most)
         check_int("pad_id", self.pad_id, minimum=0)
-        check_int("type_vocab_size", self.type_vocab_size, minimum=0)
         if self.pad_id >= self.vocab_size:
             raise ValueError(
                 f"pad_id ({self.pad_id}) must be a token id below vocab_size ({self.vocab_size})"
@@ -46,18 +63,21 @@ class EncoderConfig:
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}); "
-                + (
-                    f"try n_heads in {divisors(self.d_model)}"
-                    if self.d_model <= 1 << 20
-                    else "pick a divisor of d_model"
-                )
+                f"try n_heads in {divisors(self.d_model)}"
             )
-        if not _is_number(self.dropout) or not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout ({self.dropout!r}) must be a number in [0, 1)")
-        if not _is_number(self.layer_norm_eps) or not self.layer_norm_eps > 0:
-            raise ValueError(f"layer_norm_eps ({self.layer_norm_eps!r}) must be a positive number")
-        if not _is_number(self.positional_base) or not self.positional_base > 1:
-            raise ValueError(f"positional_base ({self.positional_base!r}) must be a number above 1")
+        drop, eps, base = self.dropout, self.layer_norm_eps, self.positional_base
+        if not _is_number(drop) or not 0.0 <= drop < 1.0:
+            raise ValueError(f"dropout ({_shown(drop)}) must be a number in [0, 1)")
+        if not _is_number(eps) or not EPS_RANGE[0] <= eps <= EPS_RANGE[1]:
+            raise ValueError(
+                f"layer_norm_eps ({_shown(eps)}) must be a number from {EPS_RANGE[0]:g} to "
+                f"{EPS_RANGE[1]:g} (BERT uses 1e-12, PyTorch 1e-5)"
+            )
+        if not _is_number(base) or not 1 < base <= MAX_BASE:
+            raise ValueError(
+                f"positional_base ({_shown(base)}) must be a number above 1 and at most "
+                f"{MAX_BASE:,.0f} (the paper uses 10000)"
+            )
         if self.positional not in POSITIONAL_KINDS:
             raise ValueError(f"positional ({self.positional!r}) must be one of {POSITIONAL_KINDS}")
         if self.activation not in ACTIVATIONS:
@@ -104,12 +124,20 @@ def check_int(name: str, value: object, *, minimum: int, maximum: int = INT64_MA
     """Refuse a value that is not a whole number (bools excluded) from ``minimum`` to
     ``maximum``."""
     if not isinstance(value, int) or isinstance(value, bool):
-        raise ValueError(f"{name} ({value!r}) must be a whole number")
+        raise ValueError(f"{name} ({_shown(value)}) must be a whole number")
     if value < minimum:
         bound = "positive" if minimum == 1 else f"at least {minimum}"
-        raise ValueError(f"{name} ({value}) must be {bound}")
+        raise ValueError(f"{name} ({_shown(value)}) must be {bound}")
     if value > maximum:
-        raise ValueError(f"{name} ({value}) must be at most {maximum:,}")
+        raise ValueError(f"{name} ({_shown(value)}) must be at most {maximum:,}")
+
+
+def _shown(value: object) -> str:
+    """A value as repr shows it, or an int's length when Python would refuse to print it."""
+    if not isinstance(value, int) or value.bit_length() <= 64:
+        return repr(value)
+    digits = int(value.bit_length() * math.log10(2)) + 1
+    return f"a whole number of about {digits:,} digits"
 
 
 def check_number(name: str, value: object, *, above: float) -> None:

@@ -1,13 +1,14 @@
 """Load BERT-family checkpoints (config.json + model.safetensors + tokenizer.json) into Encoder.
 
-Only safetensors are read: no pickle is ever loaded and no checkpoint code is ever run.
+Only safetensors are read: no pickle is ever loaded and no checkpoint code is ever run. A
+weights file that is something else (a pickle, a zip, a text file) is named as such; weights
+must be finite and below ``filecheck.MAX_WEIGHT``, and one forward pass must give finite numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import importlib.util
-import json
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -16,6 +17,7 @@ import torch
 from safetensors.torch import load_file
 from torch import Tensor
 
+from . import filecheck
 from .config import EncoderConfig
 from .model import Encoder
 from .tokenizer import Tokenizer
@@ -53,8 +55,12 @@ def load_bert(directory: str | Path, *, sha256: str | None = None) -> Pretrained
     missing = [name for name in FILES if not (directory / name).is_file()]
     if missing:
         raise ValueError(f"{directory} is missing {', '.join(missing)}; a checkpoint needs {FILES}")
-    cfg = config_from_bert(json.loads((directory / "config.json").read_text()))
+    cfg = config_from_bert(read_config(directory / "config.json"))
     weights_path = directory / "model.safetensors"
+    with open(weights_path, "rb") as handle:
+        kind = filecheck.what_it_is(handle.read(filecheck.HEAD), weights_path.stat().st_size)
+    if kind is not None:
+        raise ValueError(f"{weights_path} {kind}")
     if sha256 is not None:
         actual = file_sha256(weights_path)
         if actual != sha256:
@@ -66,9 +72,36 @@ def load_bert(directory: str | Path, *, sha256: str | None = None) -> Pretrained
         tensors = load_file(str(weights_path))
     except Exception as err:  # safetensors raises its own error type for malformed files
         raise ValueError(f"{weights_path} is not a readable safetensors file: {err}") from err
+    filecheck.check_weights(tensors, str(weights_path))
     model = Encoder(cfg, seed=0)
     model.load_state_dict(state_dict_from_bert(tensors, model), strict=True)
-    return Pretrained(model.eval(), Tokenizer.from_file(directory / "tokenizer.json"))
+    probe(model.eval(), str(weights_path))
+    return Pretrained(model, Tokenizer.from_file(directory / "tokenizer.json"))
+
+
+def read_config(path: Path) -> dict:
+    """config.json as a dict, refused in words when it is not one."""
+    try:
+        values = filecheck.loads(path.read_bytes())
+    except filecheck.TooLong as err:
+        raise ValueError(f"{path} {err}") from err
+    except (ValueError, RecursionError) as err:  # not UTF-8, not JSON, a nesting bomb
+        raise ValueError(f"{path} is not a JSON file") from err
+    if not isinstance(values, dict):
+        raise ValueError(f"{path} is not a JSON object of settings")
+    return values
+
+
+def probe(model: Encoder, source: str = "the model") -> None:
+    """One forward pass over the first token ids, one row padded: refuse the model if any
+    hidden state or attention weight is NaN or infinite."""
+    S = min(model.cfg.max_len, 16)
+    ids = torch.arange(S)[None, :].expand(2, S) % model.cfg.vocab_size  # (2, S)
+    mask = torch.ones_like(ids)
+    mask[1, S // 2 :] = 0
+    with torch.inference_mode():
+        out = model(ids, mask, output_attentions=True, output_hidden_states=True)
+    filecheck.check_outputs([*out.hidden_states, *out.attentions], source)
 
 
 def config_from_bert(hf: dict) -> EncoderConfig:
@@ -80,7 +113,7 @@ def config_from_bert(hf: dict) -> EncoderConfig:
             "can be loaded"
         )
     act = hf.get("hidden_act", "gelu")
-    if act not in _ACTIVATIONS:
+    if not isinstance(act, str) or act not in _ACTIVATIONS:
         raise ValueError(f"unsupported hidden_act {act!r}: only {sorted(_ACTIVATIONS)} are built")
     if hf.get("position_embedding_type", "absolute") != "absolute":
         raise ValueError("only absolute position embeddings are supported")
@@ -91,19 +124,25 @@ def config_from_bert(hf: dict) -> EncoderConfig:
             n_heads=hf["num_attention_heads"],
             n_layers=hf["num_hidden_layers"],
             d_ff=hf["intermediate_size"],
-            dropout=float(hf.get("hidden_dropout_prob", 0.1)),
+            dropout=_float(hf.get("hidden_dropout_prob", 0.1)),
             max_len=hf["max_position_embeddings"],
             pad_id=hf.get("pad_token_id", 0) or 0,
             positional="learned",
             activation=_ACTIVATIONS[act],
             norm_first=False,
-            layer_norm_eps=float(hf.get("layer_norm_eps", 1e-12)),
+            layer_norm_eps=_float(hf.get("layer_norm_eps", 1e-12)),
             scale_embeddings=False,
             embedding_norm=True,
             type_vocab_size=hf.get("type_vocab_size", 2),
         )
     except KeyError as err:
         raise ValueError(f"config.json lacks {err.args[0]!r}") from err
+
+
+def _float(value: object) -> object:
+    """A number as a float; anything else as it is, for EncoderConfig to refuse by name."""
+    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return float(value) if is_number and abs(value) < 1e308 else value
 
 
 def _bert_name(ours: str) -> str | tuple[str, ...]:

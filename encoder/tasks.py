@@ -220,6 +220,12 @@ class TaskTokenizer:
                 f"reads at most {self.max_len} (it was trained on {self.task.min_len} to "
                 f"{self.task.max_len})"
             )
+        if len(spans) < self.task.min_len:  # what expects() says, which the sidebar repeats
+            count = f"{len(spans)} token" + ("" if len(spans) == 1 else "s")
+            raise ValueError(
+                f"“{_printable(text.strip()[:24])}” has {count}; the {self.task.name} model reads "
+                f"{self.expects()}"
+            )
         n_total = len(spans)
         spans = spans[:max_len] if max_len is not None else spans
         return Encoding(

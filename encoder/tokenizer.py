@@ -22,7 +22,8 @@ class Encoding:
     offsets: list[tuple[int, int]]  # character span of each token in ``text``; (0, 0) for specials
     special: list[bool]  # True for [CLS], [SEP] and other tokens the tokenizer adds
     word_ids: list[int | None]  # which word each token belongs to; None for specials
-    n_total: int  # tokens before truncation
+    n_total: int  # tokens before truncation (at least this many when ``counted_all`` is False)
+    counted_all: bool = True  # False: a long text was cut before tokenizing (Tokenizer.encode)
 
     @property
     def truncated(self) -> bool:
@@ -38,10 +39,12 @@ class Encoding:
 
     @property
     def truncation_message(self) -> str | None:
-        """ "kept the first 128 of 301 tokens", or None when nothing was cut."""
+        """ "kept the first 128 of 301 tokens" ("of at least 301" when the text was cut before
+        tokenizing), or None when nothing was cut."""
         if not self.truncated:
             return None
-        return f"kept the first {len(self.ids)} of {self.n_total} tokens"
+        at_least = "" if self.counted_all else "at least "
+        return f"kept the first {len(self.ids)} of {at_least}{self.n_total} tokens"
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -81,6 +84,15 @@ class Batch:
         return [e.truncation_message for e in self.encodings]
 
 
+# Cutting a long text before tokenizing it (Tokenizer.encode with max_len): these pre-tokenizers
+# split words at every space, newline and tab and drop them, and these normalizers work character
+# by character, so the text before such a break tokenizes exactly as it does inside the whole text.
+CUT_PRE_TOKENIZERS = ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")
+CUT_NORMALIZERS = ("BertNormalizer", "Lowercase", "NFD", "NFKD", "NFC", "NFKC", "StripAccents")
+BREAKS = " \n\t"
+EXACT_CHARS = 100_000  # texts up to this long are tokenized whole (~50 ms), their tokens counted
+
+
 class Tokenizer:
     """Loads a ``tokenizer.json``; never pads or truncates behind your back.
 
@@ -96,6 +108,7 @@ class Tokenizer:
         pad = self._tok.token_to_id("[PAD]")
         self.pad_id = 0 if pad is None else pad
         self.pad_token = self._tok.id_to_token(self.pad_id) or "[PAD]"
+        self._cuttable = _cuttable(self._tok)
 
     @classmethod
     def from_file(cls, path: str | Path) -> Tokenizer:
@@ -117,7 +130,10 @@ class Tokenizer:
     def encode(self, text: str, max_len: int | None = None) -> Encoding:
         """Tokenize one text, adding special tokens; keep at most ``max_len`` tokens.
 
-        Truncation keeps the leading tokens and the closing special tokens (e.g. [SEP]).
+        Truncation keeps the leading tokens and the closing special tokens (e.g. [SEP]). A text
+        over EXACT_CHARS characters is cut at a space before tokenizing, where the part before
+        it already holds more than max_len tokens: the kept tokens are the same, and
+        ``n_total`` then counts that part only ("kept the first 512 of at least 20,000").
         """
         if not isinstance(text, str):
             raise ValueError(f"text must be a string, got {type(text).__name__}")
@@ -126,27 +142,65 @@ class Tokenizer:
         # a lone surrogate (half of an emoji, say) cannot be UTF-8: it becomes one "?", so
         # character offsets still line up with the text
         text = text.encode("utf-8", "replace").decode("utf-8")
-        enc = self._tok.encode(text)
-        n = len(enc.ids)
-        keep = list(range(n))
+        enc, counted_all = self._encode_enough(text, max_len)
+        # every attribute read copies the whole list out of the Rust encoding: read each once
+        ids, tokens, offsets = enc.ids, enc.tokens, enc.offsets
+        special, word_ids = enc.special_tokens_mask, enc.word_ids
+        n = len(ids)
         if max_len is not None and n > max_len:
             tail = 0  # closing specials, such as [SEP], survive truncation
-            while tail < n and enc.special_tokens_mask[n - 1 - tail] and tail < max_len - 1:
+            while tail < n and special[n - 1 - tail] and tail < max_len - 1:
                 tail += 1
-            keep = list(range(max_len - tail)) + list(range(n - tail, n))
+            head = max_len - tail
+            ids, tokens, offsets, special, word_ids = (
+                values[:head] + values[n - tail :]
+                for values in (ids, tokens, offsets, special, word_ids)
+            )
         return Encoding(
             text=text,
-            ids=[enc.ids[i] for i in keep],
-            tokens=[enc.tokens[i] for i in keep],
-            offsets=[tuple(enc.offsets[i]) for i in keep],
-            special=[bool(enc.special_tokens_mask[i]) for i in keep],
-            word_ids=[enc.word_ids[i] for i in keep],
+            ids=ids,
+            tokens=tokens,
+            offsets=[tuple(o) for o in offsets],
+            special=[bool(s) for s in special],
+            word_ids=word_ids,
             n_total=n,
+            counted_all=counted_all,
         )
+
+    def _encode_enough(self, text: str, max_len: int | None):
+        """The tokenizer's encoding of the whole text, or of a part of it cut at a space that
+        already holds more than ``max_len`` tokens; and whether it was the whole text."""
+        if max_len is None or not self._cuttable:
+            return self._tok.encode(text), True
+        limit = max(EXACT_CHARS, 16 * max_len)  # English averages about 5 characters a token
+        while len(text) > limit:
+            breaks = [i for i in (text.find(ch, limit) for ch in BREAKS) if i >= 0]
+            if not breaks:  # one unbroken run to the end: only the whole text says its tokens
+                break
+            enc = self._tok.encode(text[: min(breaks)])
+            if len(enc) > max_len:  # len() copies nothing; enc.ids would copy the list
+                return enc, False
+            limit *= 4
+        return self._tok.encode(text), True
 
     def encode_batch(self, texts: list[str], max_len: int | None = None) -> Batch:
         """Tokenize several texts and pad them to the longest. Shape: (B, S)"""
         return encode_padded(self, texts, max_len)
+
+
+def _cuttable(tok: _HFTokenizer) -> bool:
+    """Whether a text cut right before a space, newline or tab tokenizes, up to the cut, as
+    the whole text does (see CUT_PRE_TOKENIZERS); added tokens must not hold or eat spaces."""
+    normalizer = tok.normalizer
+    if type(tok.pre_tokenizer).__name__ not in CUT_PRE_TOKENIZERS:
+        return False
+    if normalizer is not None and type(normalizer).__name__ not in CUT_NORMALIZERS:
+        return False
+    return not any(
+        added.lstrip or added.rstrip or any(ch in added.content for ch in BREAKS)
+        for added in tok.get_added_tokens_decoder().values()
+        if not added.special  # specials are plain text here (encode_special_tokens)
+    )
 
 
 def encode_padded(tokenizer, texts: list[str], max_len: int | None) -> Batch:

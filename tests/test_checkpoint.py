@@ -100,15 +100,15 @@ def bad_cases(model: TaskModel, good: bytes) -> dict[str, tuple[bytes, str]]:
     wrong_shape = dict(header[qkv], shape=[48, 8])
     config = json.loads(meta["config"])
     return {
-        "torch.save zip renamed": (pickled.getvalue(), "is a pickle"),
-        "raw pickle": (pickle.dumps({"a": 1}), "is a pickle"),
-        "random bytes": (b"\x13\x37" * 50, "declares a header of"),
+        "torch.save zip renamed": (pickled.getvalue(), "is a pickle (a PyTorch torch.save zip"),
+        "raw pickle": (pickle.dumps({"a": 1}), "is a pickle (Python pickle protocol"),
+        "random bytes": (b"\x13\x37" * 50, "is not a safetensors checkpoint: it does not begin"),
         "huge declared header": (struct.pack("<Q", 2**40) + b"{}", "declares a header of"),
         "cut short": (good[: len(good) // 3], "points at bytes outside the file"),
         "header cut": (good[:100], "is cut short"),
-        "tiny": (b"abc", "too short"),
-        "header not json": (struct.pack("<Q", 4) + b"\xff\xfe{}", "header is not JSON"),
-        "header a list": (rebuild([], b""), "not a table"),  # type: ignore[arg-type]
+        "tiny": (b"\x01\x02\x03", "too short to be a safetensors checkpoint (3 bytes)"),
+        "header not json": (struct.pack("<Q", 4) + b"{\xff\xfe}", "header is not JSON"),
+        "header a list": (rebuild([], b""), "does not begin like one"),  # type: ignore[arg-type]
         "no metadata": (safetensors.torch.save(tensors_of(model)), "not an Encoder Explorer"),
         "metadata not json": (with_meta(config="{oops"), "config is not valid JSON"),
         "config invalid": (

@@ -42,9 +42,11 @@ def test_a_file_cut_at_any_length_is_refused(good):
 
 
 def test_json_nesting_bombs_are_refused(good):
-    bomb = b"[" * 100_000  # json.loads would raise RecursionError
+    bomb = b'{"a":' * 20_000  # json.loads would raise RecursionError
     with pytest.raises(ValueError, match="header is not JSON"):
         from_bytes(struct.pack("<Q", len(bomb)) + bomb)
+    with pytest.raises(ValueError, match="does not begin like one"):  # not even a table
+        from_bytes(struct.pack("<Q", 100_000) + b"[" * 100_000)
     for key in ("config", "task", "training"):
         with pytest.raises(ValueError, match=f"the checkpoint's {key} is not valid JSON"):
             from_bytes(with_meta(good, **{key: "[" * 50_000}))
@@ -57,10 +59,12 @@ def test_a_config_asking_for_thousands_of_layers_is_refused_before_building(good
     monkeypatch.setattr(
         checkpoint, "TaskModel", lambda *a, **k: built.append(a) or TaskModel(*a, **k)
     )
-    for layers in (20_000, MAX_LAYERS):  # the header lacks their last layer
-        bogus = with_meta(good, config=json.dumps({**config, "n_layers": layers}))
-        with pytest.raises(ValueError, match=f"missing tensor 'encoder.layers.{layers - 1}.attn"):
-            from_bytes(bogus)
+    bogus = with_meta(good, config=json.dumps({**config, "n_layers": 20_000}))
+    with pytest.raises(ValueError, match=r"n_layers \(20000\) must be at most 128"):
+        from_bytes(bogus)  # the config's own bound (issue 17)
+    bogus = with_meta(good, config=json.dumps({**config, "n_layers": MAX_LAYERS}))
+    with pytest.raises(ValueError, match=f"missing tensor 'encoder.layers.{MAX_LAYERS - 1}.attn"):
+        from_bytes(bogus)  # the header lacks its last layer
     header, body = parts(with_meta(good, config=json.dumps({**config, "n_layers": 100})))
     header["encoder.layers.99.attn.qkv.weight"] = header["encoder.layers.0.attn.qkv.weight"]
     with pytest.raises(ValueError, match=f"100 layers; a task checkpoint has at most {MAX_LAYERS}"):

@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from encoder.config import EncoderConfig, divisors
+from encoder.config import EPS_RANGE, LIMITS, MAX_BASE, EncoderConfig, divisors
 
 SIZES = ("vocab_size", "d_model", "n_heads", "n_layers", "d_ff", "max_len")
 
@@ -193,3 +193,57 @@ def test_divisors(n, expected):
 def test_every_divisor_is_a_valid_head_count():
     for heads in divisors(24):
         assert small(d_model=24, n_heads=heads).d_head * heads == 24
+
+
+# issue 17, point 3: a checkpoint's config declaring huge sizes reached torch while shapes were
+# computed ("Storage size calculation overflowed"); every size now has an upper bound, said
+@pytest.mark.parametrize("name", [*SIZES, "type_vocab_size"])
+@pytest.mark.parametrize("value", [10**18, 2**63, 10**5000], ids=["1e18", "2^63", "5001 digits"])
+def test_huge_sizes_are_refused_with_the_bound(name, value):
+    most = LIMITS[name]
+    overrides = {name: value}
+    if name == "d_model":
+        overrides["n_heads"] = 1
+    with pytest.raises(ValueError, match=f"{name} .* must be at most {most:,}") as err:
+        small(**overrides)
+    if value == 10**5000:  # Python cannot print it (4,300 digits at most): its length is said
+        assert "a whole number of about 5,001 digits" in str(err.value)
+
+
+@pytest.mark.parametrize("name", [*SIZES, "type_vocab_size"])
+def test_sizes_at_the_bound_are_accepted_without_building_anything(name):
+    overrides = {name: LIMITS[name]}
+    if name == "n_heads":
+        overrides["d_model"] = LIMITS["n_heads"]
+    assert getattr(small(**overrides), name) == LIMITS[name]
+
+
+def test_the_bounds_hold_every_model_the_app_and_bert_large_need():
+    assert EncoderConfig(vocab_size=30522, d_model=1024, n_heads=16, n_layers=24, d_ff=4096)
+    assert LIMITS["vocab_size"] >= 250_002  # XLM-R's vocabulary
+
+
+@pytest.mark.parametrize(
+    "value",
+    [float("inf"), float("nan"), 5e-324, 1e-30, 2.0, 10**400],
+    ids=["inf", "nan", "5e-324", "1e-30", "2", "401 digits"],
+)
+def test_layer_norm_eps_must_be_finite_and_sensible(value):
+    with pytest.raises(ValueError, match=r"layer_norm_eps .* must be a number from 1e-20 to 1 "):
+        small(layer_norm_eps=value)
+
+
+@pytest.mark.parametrize("value", [1e-12, 1e-5, EPS_RANGE[0], EPS_RANGE[1]])
+def test_usual_layer_norm_eps_are_accepted(value):
+    assert small(layer_norm_eps=value).layer_norm_eps == value
+
+
+@pytest.mark.parametrize("value", [1e308, float("inf"), float("nan"), MAX_BASE * 10])
+def test_positional_base_must_be_finite_and_at_most_a_billion(value):
+    with pytest.raises(ValueError, match=r"positional_base .* at most 1,000,000,000"):
+        small(positional_base=value)
+
+
+def test_dropout_too_long_to_print_is_still_refused_in_words():
+    with pytest.raises(ValueError, match=r"dropout .*about 5,001 digits.* must be a number"):
+        small(dropout=10**5000)

@@ -112,9 +112,12 @@ def test_encoder_config_from_any_dict(values):
 
 
 def test_config_refusal_for_a_huge_width_is_immediate():
-    """The "try n_heads in ..." hint must not count to a billion."""
-    with pytest.raises(ValueError, match="must be divisible by n_heads"):
+    """The "try n_heads in ..." hint must not count to a billion; such a width is over the
+    bound anyway (issue 17), and the largest allowed width lists its divisors."""
+    with pytest.raises(ValueError, match="must be at most 8,192"):
         EncoderConfig(d_model=10**12 + 1, n_heads=2)
+    with pytest.raises(ValueError, match=r"divisible by n_heads \(3\); try n_heads in \[1, 2, 4"):
+        EncoderConfig(d_model=8192, n_heads=3)
 
 
 # ---- Encoder.forward ----------------------------------------------------------------------------
