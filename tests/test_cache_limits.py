@@ -239,10 +239,8 @@ def test_worst_case_of_every_cache_fits_a_laptop():
 
 
 def test_cache_data_byte_limits_are_streamlit_max_size():
-    from app import compute
     from app.compute import inside_layer, padding
 
-    assert compute.forward._info.max_size_bytes == 512 * MB
     assert padding.padded_view._info.max_size_bytes == 128 * MB
     assert inside_layer.walkthrough._info.max_size_bytes == 256 * MB
 
@@ -353,8 +351,23 @@ def test_nbytes_counts_weights_tensors_and_arrays():
     assert nbytes([torch.zeros(3), {"a": np.zeros(2)}, "text", None]) == 12 + 16
 
 
-@pytest.mark.parametrize("name", ["scratch_model", "trained_checkpoint", "trained_model"])
+@pytest.mark.parametrize(
+    "name", ["scratch_model", "trained_checkpoint", "trained_model", "forward"]
+)
 def test_model_caches_are_budgeted(name):
     from app import compute
 
     assert isinstance(getattr(compute, name), ByteBudget)
+
+
+def test_forward_results_are_shared_read_only():
+    """compute.forward is a cache_resource (no unpickled copy per session and rerun): nobody
+    may change its arrays."""
+    from app import compute
+    from app.state import PRETRAINED, ModelChoice
+
+    fwd = compute.forward(ModelChoice(PRETRAINED, None, 0, False, 128), ("Read only.",))
+    assert fwd is compute.forward(ModelChoice(PRETRAINED, None, 0, False, 128), ("Read only.",))
+    for array in (fwd.input_ids, fwd.attention_mask, fwd.hidden_states):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0

@@ -1,5 +1,5 @@
 """The Padding & masks page in real Chromium: turn on the causal mask, drag the padding slider to
-its end, share the link and reopen it; screenshots at 1024 and 1920 px."""
+its end, open the drift chart, share the link and reopen it; screenshots at 1024 and 1920 px."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.browser
 TEXT = "Hi!\nTransformers process every token of a sentence in parallel."
 MAIN = '[data-testid="stMain"]'
 SLIDER = f'{MAIN} [data-testid="stSlider"] input[type="range"]'
-CHARTS = 7  # two batch grids, the mask, two attention maps, the drift chart, output vectors
+CHARTS = 6  # two batch grids, the mask, two attention maps, output vectors (drift: on request)
 
 require_chromium()
 
@@ -59,14 +59,18 @@ def test_causal_toggle_slider_and_link(server, browser):
     without = float(metric(page, "without the mask, N ="))
     assert with_mask < 1e-4 < 0.1 < without  # float noise vs a real drift
     assert page.locator('[data-testid="stException"]').count() == 0
+    page.locator(f"{MAIN} summary", has_text="The drift at every N").click()  # the chart
+    wait_idle(page)
+    wait_painted(page, plotly=CHARTS + 2)
 
     page.get_by_role("button", name="Share this view").click()
     link = page.locator('[data-testid="stPopoverBody"] code').inner_text().strip()
     assert "/padding?" in link and "causal=true" in link and f"pads={top}" in link
+    assert "curve=true" in link
     context.close()
 
     fresh, other = open_page(browser, link, 1280, height=1200)
-    wait_painted(other, plotly=CHARTS + 1)
+    wait_painted(other, plotly=CHARTS + 2)
     assert int(other.locator(SLIDER).input_value()) == top
     assert float(metric(other, "with the mask, N =")) == with_mask
     assert float(metric(other, "without the mask, N =")) == without
@@ -76,9 +80,9 @@ def test_causal_toggle_slider_and_link(server, browser):
 
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_screenshots_narrow_and_projector(server, browser, width):
-    url = f"{server}/padding?text={quote(TEXT)}&sentence={quote('1 · Hi!')}&causal=true"
+    url = f"{server}/padding?text={quote(TEXT)}&sentence={quote('1 · Hi!')}&causal=true&curve=true"
     context, page = open_page(browser, url, width, height=1200)
-    wait_painted(page, plotly=CHARTS + 1)
+    wait_painted(page, plotly=CHARTS + 2)
     assert page.locator('[data-testid="stException"]').count() == 0
     overflow = sideways(page)
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"

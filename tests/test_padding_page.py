@@ -87,6 +87,19 @@ def qkv(model: Encoder, x: torch.Tensor, layer: int) -> tuple[torch.Tensor, ...]
         return tuple(block.attn.qkv(x).view(1, x.shape[1], 3, H, -1).permute(2, 0, 3, 1, 4))
 
 
+def check_curve(at: AppTest, eval_model: Encoder, sentence: torch.Tensor) -> None:
+    """The drift chart (its expander open): padding_drift at every point, mask on and off."""
+    drift = figure(at, "drift of the real tokens' outputs")["data"]
+    grid = [int(x) for x in drift[0]["x"]]
+    assert grid[0] == 1 and grid[-1] == eval_model.cfg.max_len - sentence.shape[1]
+    np.testing.assert_array_equal(
+        array(drift[0]["customdata"]), padding_drift(eval_model, sentence, grid)
+    )
+    np.testing.assert_array_equal(
+        array(drift[1]["customdata"]), padding_drift(eval_model, sentence, grid, use_mask=False)
+    )
+
+
 def check_page_numbers(at: AppTest, model: Encoder, text: str, width: int, layer: int, head: int):
     """Every number on the page against the library: attention maps, shares, drift, pooling,
     padded outputs, the NaN trap."""
@@ -126,17 +139,10 @@ def check_page_numbers(at: AppTest, model: Encoder, text: str, width: int, layer
     assert with_mask < 1e-4
     if N:
         assert without > 1e-2
-    drift = figure(at, "drift of the real tokens' outputs")["data"]
-    grid = [int(x) for x in drift[0]["x"]]
-    assert grid[0] == 1 and grid[-1] == eval_model.cfg.max_len - n
-    np.testing.assert_allclose(
-        array(drift[0]["customdata"]), padding_drift(eval_model, sentence, grid), atol=1e-6
-    )
-    np.testing.assert_allclose(
-        array(drift[1]["customdata"]),
-        padding_drift(eval_model, sentence, grid, use_mask=False),
-        rtol=1e-4,
-    )
+    if at.session_state["curve"]:
+        check_curve(at, eval_model, sentence)
+    else:  # the chart is drawn only when its expander is open
+        assert not [s for s in plotly_specs(at) if "drift" in str(s["layout"].get("title"))]
 
     # query side: the padded rows' outputs, and mean pooling with vs without the mask
     hidden = ref["masked"].last_hidden_state.numpy()
@@ -183,7 +189,7 @@ def test_one_sentence_pads_itself_and_says_how_to_make_a_batch(minilm):
 
 
 def test_padded_batch_pretrained_shows_the_real_padding(minilm):
-    at = page(text=BATCH, sentence="1 · Hi!", layer="2", head="5")
+    at = page(text=BATCH, sentence="1 · Hi!", layer="2", head="5", curve="true")
     batch = default_tokenizer().encode_batch(BATCH.splitlines(), max_len=128)
     grid = figure(at, "input tokens")["data"][0]
     np.testing.assert_array_equal(array(grid["z"]), batch.attention_mask.numpy())
@@ -202,7 +208,9 @@ def test_the_longest_sentence_gets_padding_from_the_page(minilm):
 
 
 def test_from_scratch_with_causal_mask(minilm):
-    at = page(text=BATCH, sentence="1 · Hi!", causal="true", layer="1", head="3", **SCRATCH)
+    at = page(
+        text=BATCH, sentence="1 · Hi!", causal="true", layer="1", head="3", curve="true", **SCRATCH
+    )
     model = model_of(at, minilm)
     S = default_tokenizer().encode_batch(BATCH.splitlines(), max_len=128).input_ids.shape[1]
     ref = check_page_numbers(at, model, "Hi!", S, 1, 3)
@@ -256,7 +264,9 @@ def test_slider_at_both_ends(minilm):
 
 
 def test_link_reproduces_the_view_and_the_snippet_its_numbers(minilm):
-    params = dict(text=BATCH, sentence="1 · Hi!", layer="1", head="2", pads="33", causal="true")
+    params = dict(
+        text=BATCH, sentence="1 · Hi!", layer="1", head="2", pads="33", causal="true", curve="true"
+    )
     at = page(**params, **SCRATCH)
     assert at.selectbox(key="layer").value == 1 and at.selectbox(key="head").value == 2
     assert at.slider(key="pads").value == 33 and at.toggle(key="causal").value
@@ -307,3 +317,52 @@ def test_odd_input_never_crashes(params):
     if "pads" in params:
         assert at.slider(key="pads").value == 64 and at.selectbox(key="layer").value == 0
         assert "This link could not be followed exactly" in at.warning[0].value
+
+
+def test_the_drift_curve_is_computed_only_when_its_expander_is_open(minilm):
+    """Issue 17 (31): the curve costs two runs per point of up to max_len tokens each; the page
+    draws it on request, and says what it costs before it is opened."""
+    at = page(text=BATCH, sentence="1 · Hi!")
+    assert at.session_state["curve"] is False
+    assert not [s for s in plotly_specs(at) if "drift" in str(s["layout"].get("title"))]
+    room = 512 - len(sentence_ids(at, "Hi!"))
+    (box,) = [e for e in at.expander if e.label.startswith("The drift at every N")]
+    grid = pad_grid(room)
+    assert f"from 1 to {room}" in box.label and f"{2 * len(grid) + 2} runs" in box.label
+    at.session_state["curve"] = True  # what opening it does
+    at.run()
+    assert_clean(at)
+    check_curve(at, minilm, torch.tensor([sentence_ids(at, "Hi!")]))
+
+
+def pad_grid(room: int) -> tuple[int, ...]:
+    from app.compute.padding import drift_grid
+
+    return drift_grid(room)
+
+
+@pytest.mark.parametrize("layer", [0, 1])
+def test_the_run_without_the_mask_stops_at_the_layer_shown(minilm, layer):
+    """layer_runs keeps one layer's weights and, without to_the_end, runs no further: the same
+    numbers as Encoder.forward(..., output_attentions=True)."""
+    from app.compute.padding import layer_runs
+
+    ids = torch.tensor([sentence_ids(page(text="Hi!"), "Hi!") + [0] * 5])
+    mask = (ids != 0).long()
+    ran = []
+    hooks = [b.register_forward_hook(lambda *_: ran.append(1)) for b in minilm.layers]
+    try:
+        with torch.inference_mode():
+            full = minilm(ids, mask, output_attentions=True, output_hidden_states=True)
+            ran.clear()
+            x, weights, last = layer_runs(minilm, ids, None, layer, to_the_end=False)
+            assert len(ran) == layer + 1 and last is None
+            free = minilm(ids, None, output_attentions=True, output_hidden_states=True)
+            torch.testing.assert_close(weights, free.attentions[layer], rtol=0, atol=0)
+            x, weights, last = layer_runs(minilm, ids, mask, layer, to_the_end=True)
+    finally:
+        for h in hooks:
+            h.remove()
+    torch.testing.assert_close(x, full.hidden_states[layer], rtol=0, atol=0)
+    torch.testing.assert_close(weights, full.attentions[layer], rtol=0, atol=0)
+    torch.testing.assert_close(last, full.last_hidden_state, rtol=0, atol=0)

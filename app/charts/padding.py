@@ -18,13 +18,6 @@ WITHOUT = "#dc2626"  # red: without it
 FLOOR = 1e-9  # a drift of exactly 0 is drawn here on the log axis
 
 
-def _cell(token: str, width: int) -> str:
-    """Token text cut to ``width`` characters; "[PAD]" becomes "PAD" when it would be cut."""
-    if len(token) > width and token.startswith("[") and token.endswith("]"):
-        token = token[1:-1]
-    return token if len(token) <= width else token[: width - 1] + "…"
-
-
 def cell_chars(seq: int, font: int) -> int:
     """Characters a grid cell holds at ``font`` px when the grid is ~520 px wide (a laptop)."""
     return int(520 / (0.6 * font * seq))
@@ -34,22 +27,22 @@ def batch_grid(tokens: list[list[str]], mask: np.ndarray, *, show: str = "tokens
     """The padded batch, one row per sentence: token text or the attention_mask value in each
     cell, coloured by the mask. Shape: mask (B, S); tokens: B lists of S strings ([PAD] too)
 
-    Cells hold as much text as fits on a laptop; beyond that only the hover names the token."""
+    Token text sits in a transparent bar per cell, which plotly fits to the cell's width on
+    screen: whole tokens at 12 px on a projector; on a laptop all shrink alike, down to 9 px,
+    and a token too long even then is left to the hover (cut at a fixed length, "because"
+    showed as "becau…" on a 1920 px screen with room to spare)."""
     B, S = mask.shape
-    font = 12 if S <= 10 else 10
-    chars = cell_chars(S, font) if show == "tokens" else 2 * cell_chars(S, font)
-    if show == "tokens":
-        text = [[safe_label(_cell(t, chars)) for t in row] for row in tokens]
-    else:
-        text = [[str(int(m)) for m in row] for row in mask]
-    shown = chars >= 3 if show == "tokens" else chars >= 1
+    names = [f"sentence {b + 1}" for b in range(B)]
+    values = show != "tokens"
     heatmap = go.Heatmap(
         z=mask,
-        x=[str(p) for p in range(S)],
-        y=[f"sentence {b + 1}" for b in range(B)],
-        text=text if shown else None,
-        texttemplate="%{text}" if shown else None,
-        textfont=dict(size=font),
+        x=list(range(S)),
+        y=names,
+        text=[[str(int(m)) for m in row] for row in mask]
+        if values
+        else [[safe_label(t) for t in row] for row in tokens],
+        texttemplate="%{text}" if values and cell_chars(S, 10) >= 1 else None,
+        textfont=dict(size=12 if S <= 10 else 10),
         customdata=[[safe_label(t) for t in row] for row in tokens],
         zmin=0,
         zmax=1,
@@ -60,11 +53,45 @@ def batch_grid(tokens: list[list[str]], mask: np.ndarray, *, show: str = "tokens
         hovertemplate="%{y}, position %{x}<br>token %{customdata}<br>attention_mask %{z}"
         "<extra></extra>",
     )
+    data = [heatmap]
+    if not values:
+        data.append(
+            go.Bar(
+                orientation="h",
+                y=[name for name in names for _ in range(S)],
+                x=[1] * (B * S),
+                base=[p - 0.5 for _ in range(B) for p in range(S)],
+                width=0.8,
+                text=[safe_label(t) for row in tokens for t in row],
+                textposition="inside",
+                insidetextanchor="middle",
+                textangle=0,
+                textfont=dict(
+                    size=12,
+                    color=["#334155" if m else "#64748b" for row in mask for m in row],
+                ),
+                marker=dict(color="rgba(0,0,0,0)"),
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
     title = "input tokens ([PAD] in grey)" if show == "tokens" else "attention_mask (batch × seq)"
-    layout = layout_dict(height=90 + 34 * B, title=title)
+    # room below the cells for the tick numbers and the axis title, so neither covers the other
+    layout = layout_dict(height=110 + 34 * B, title=title)
     layout["yaxis"] = dict(autorange="reversed", type="category", automargin=True)
-    layout["xaxis"] = dict(type="category", title_text="position", side="bottom")
-    return go.Figure(heatmap, layout)
+    layout["xaxis"] = dict(
+        title=dict(text="position", standoff=6),
+        side="bottom",
+        range=[-0.5, S - 0.5],
+        tickmode="array",
+        tickvals=list(range(0, S, max(1, S // 40 + 1))),
+        showgrid=False,
+        zeroline=False,
+        automargin=True,
+    )
+    layout["barmode"] = "overlay"
+    layout["uniformtext"] = dict(minsize=9, mode="hide")
+    return go.Figure(data, layout)
 
 
 def mask_view(additive: np.ndarray, tokens: list[str], title: str) -> go.Figure:

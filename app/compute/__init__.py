@@ -1,7 +1,9 @@
 """The only place the app calls the model: cached loaders and forward passes, numpy out.
 
 This module holds the models and the shared forward pass; pages with experiments of their own
-keep their cached wrappers in a module beside it (`app/compute/<page>.py`)."""
+keep their cached wrappers in a module beside it (`app/compute/<page>.py`). Every heavy
+computation goes through ``limiter.admit`` (a server-wide memory budget for the work in flight),
+and every layer of the models cached here checks that its session is still there."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import numpy as np
 import streamlit as st
 import torch
 
+from app.compute import limiter
 from app.compute.cache import MB, byte_budget
 from app.state import PRETRAINED, TRAINED, ModelChoice
 from encoder import Encoder, EncoderConfig, checkpoint
@@ -23,7 +26,9 @@ from encoder.tasks import TaskTokenizer
 from encoder.tokenizer import Encoding, Tokenizer, default_tokenizer
 
 # Cached models are shared by every session and never switch mode: train mode gets its own
-# instance. Dropout in train mode draws from the global RNG, so those passes take turns.
+# instance. Dropout in train mode draws from the global RNG, so those passes take turns; so do
+# the Train page's steps (encoder.train.Trainer's rng_lock) and building a model, whose module
+# constructors draw from it too: any of them meanwhile would change a seeded pass's masks.
 TRAIN_LOCK = threading.Lock()
 
 
@@ -32,11 +37,20 @@ TRAIN_LOCK = threading.Lock()
 torch.set_num_threads(1)
 
 
+def _watched(model: Encoder) -> Encoder:
+    """Check before every layer that the session is still there (``limiter.layer_hook``: it
+    also counts the layer towards a progress bar). The hook keeps no state on the model."""
+    for layer in model.layers:
+        layer.register_forward_pre_hook(limiter.layer_hook)
+    return model
+
+
 @st.cache_resource(show_spinner="Loading all-MiniLM-L6-v2…", max_entries=2)  # eval, train
 def pretrained(train: bool = False) -> Encoder:
-    model = load_minilm().model.train(train)
+    with TRAIN_LOCK:  # building draws from the global RNG (see TRAIN_LOCK)
+        model = load_minilm().model.train(train)
     _freeze_heap()
-    return model
+    return _watched(model)
 
 
 @st.cache_resource(show_spinner=False, max_entries=1)
@@ -73,7 +87,8 @@ def trained_checkpoint(weights: bytes) -> checkpoint.Checkpoint:
     The weights are content-addressed (the bytes key the cache) and never change after training,
     so sessions can share it; a model still in training is never cached.
     """
-    return checkpoint.from_bytes(weights, source="the trained model")
+    with TRAIN_LOCK:  # building draws from the global RNG (see TRAIN_LOCK)
+        return checkpoint.from_bytes(weights, source="the trained model")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -87,7 +102,9 @@ def task_tokenizer(weights: bytes) -> TaskTokenizer:
 @st.cache_resource(show_spinner=False, max_entries=16)
 def trained_model(weights: bytes, train: bool = False) -> Encoder:
     """The trained encoder (without its task head), one instance per mode."""
-    return checkpoint.from_bytes(weights, source="the trained model").model.encoder.train(train)
+    with TRAIN_LOCK:  # building draws from the global RNG (see TRAIN_LOCK)
+        ckpt = checkpoint.from_bytes(weights, source="the trained model")
+    return _watched(ckpt.model.encoder.train(train))
 
 
 @st.cache_resource(max_entries=1)
@@ -108,7 +125,17 @@ def _freeze_heap() -> bool:
 @st.cache_resource(show_spinner="Building the model…", max_entries=16)
 def scratch_model(config: EncoderConfig, seed: int, train: bool = False) -> Encoder:
     """A randomly initialised encoder; the same config and seed give the same weights."""
-    return Encoder(config, seed=seed).train(train)
+    # building takes the weights' bytes: admitted first (never while holding TRAIN_LOCK)
+    with limiter.admit(model_bytes(config)), TRAIN_LOCK:  # the global RNG (see TRAIN_LOCK)
+        return _watched(Encoder(config, seed=seed).train(train))
+
+
+def model_bytes(cfg: EncoderConfig) -> int:
+    """Bytes of a model's float32 weights, from its config."""
+    D, F = cfg.d_model, cfg.d_ff
+    per_layer = 4 * D * D + 2 * D * F + 9 * D + F
+    rows = cfg.vocab_size + cfg.max_len + (cfg.type_vocab_size or 0) + 4
+    return 4 * (rows * D + cfg.n_layers * per_layer)
 
 
 def model_for(choice: ModelChoice) -> Encoder:
@@ -146,6 +173,18 @@ def forward_flops(cfg: EncoderConfig, batch: int, seq: int) -> float:
     return float(batch * seq * cfg.n_layers * per_token)
 
 
+def rate() -> float:
+    """Floating-point operations per second of a forward pass on this server, as measured."""
+    return _RATE["flops"]
+
+
+def note_rate(flops: float, seconds: float) -> None:
+    """Learn this server's speed from a computation long enough to say something (> 50 ms);
+    half the old value, half the new: one busy moment does not swing the estimates."""
+    if seconds > 0.05:
+        _RATE["flops"] = 0.5 * _RATE["flops"] + 0.5 * flops / seconds
+
+
 def estimate_seconds(choice: ModelChoice, batch: int, seq: int) -> float:
     cfg = choice.config if choice.config is not None else pretrained_config()
     return forward_flops(cfg, batch, seq) / _RATE["flops"]
@@ -162,8 +201,20 @@ def batch_shape(sentences: tuple[str, ...], max_len: int) -> tuple[int, int]:
     return tuple(wordpiece().encode_batch(list(sentences), max_len=max_len).input_ids.shape)
 
 
-# up to MAX_FLOATS (256 MB) each; max_size counts pickled bytes, least recently used out first
-@st.cache_data(show_spinner=False, max_entries=24, max_size=512 * MB)
+def forward_peak(cfg: EncoderConfig, batch: int, seq: int, attentions: bool = False) -> int:
+    """Peak bytes of ``forward``: what it keeps, (L+1)·B·S·D (+ L·B·H·S²) floats, and one
+    layer's working tensors (limiter.forward_bytes)."""
+    kept = (cfg.n_layers + 1) * batch * seq * cfg.d_model
+    if attentions:
+        kept += cfg.n_layers * batch * cfg.n_heads * seq * seq
+    return limiter.forward_bytes(cfg.d_model, cfg.n_heads, cfg.d_ff, batch, seq, kept)
+
+
+# cache_resource, not cache_data: cache_data keeps a pickled copy and unpickles another on every
+# rerun of every session (164 MB each for 8 x 512 tokens through d_model 768); the arrays are
+# read-only instead, so no page can change them. Up to MAX_FLOATS (256 MB) each.
+@byte_budget(512 * MB)
+@st.cache_resource(show_spinner=False, max_entries=24)
 def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = False) -> Forward:
     """Tokenize, pad and encode; raises ValueError with a readable message on bad input.
 
@@ -172,26 +223,45 @@ def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = 
     model = model_for(choice)
     batch = tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
     check_size(model.cfg, *batch.input_ids.shape, attentions)
-    started = time.perf_counter()
-    with torch.inference_mode():
-        if choice.train:
-            with TRAIN_LOCK, torch.random.fork_rng():
-                torch.manual_seed(choice.seed)  # the same dropout masks for everyone
+    with limiter.admit(forward_peak(model.cfg, *batch.input_ids.shape, attentions)):
+        started = time.perf_counter()
+        with torch.inference_mode():
+            if choice.train:
+                with TRAIN_LOCK, torch.random.fork_rng():
+                    torch.manual_seed(choice.seed)  # the same dropout masks for everyone
+                    out = _run(model, batch, attentions)
+            else:
                 out = _run(model, batch, attentions)
-        else:
-            out = _run(model, batch, attentions)
-    took = time.perf_counter() - started
-    if took > 0.05:  # long enough to say something about this machine's speed
-        _RATE["flops"] = forward_flops(model.cfg, *batch.input_ids.shape) / took
-    return Forward(
-        encodings=batch.encodings,
-        input_ids=batch.input_ids.numpy(),
-        attention_mask=batch.attention_mask.numpy(),
-        hidden_states=torch.stack(out.hidden_states).numpy(),
-        attentions=torch.stack(out.attentions).numpy() if attentions else None,
-        config=model.cfg,
-        parameters=parameter_counts(model),
-    )
+        note_rate(forward_flops(model.cfg, *batch.input_ids.shape), time.perf_counter() - started)
+        hidden = list(out.hidden_states)
+        maps = list(out.attentions) if attentions else None
+        del out  # the tensors live in the lists only, so each goes once it is copied
+        result = Forward(
+            encodings=batch.encodings,
+            input_ids=read_only(batch.input_ids.numpy()),
+            attention_mask=read_only(batch.attention_mask.numpy()),
+            hidden_states=stack_freeing(hidden),
+            attentions=stack_freeing(maps) if attentions else None,
+            config=model.cfg,
+            parameters=parameter_counts(model),
+        )
+    return result
+
+
+def stack_freeing(tensors: list[torch.Tensor]) -> np.ndarray:
+    """torch.stack(tensors).numpy(), read-only, without two copies at once: each tensor is
+    copied into place and dropped from the list."""
+    out = np.empty((len(tensors), *tensors[0].shape), dtype=np.float32)
+    for i in range(len(tensors)):
+        out[i] = tensors[i].numpy()
+        tensors[i] = None
+    return read_only(out)
+
+
+def read_only(array: np.ndarray) -> np.ndarray:
+    """Cached arrays are shared by every session: nobody may write to them."""
+    array.setflags(write=False)
+    return array
 
 
 def check_size(cfg: EncoderConfig, batch: int, seq: int, attentions: bool) -> None:

@@ -57,6 +57,14 @@ def unscaled_softmax(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.where(keep[:, None, None, :], scores, blocked).softmax(dim=-1)
 
 
+def walkthrough_peak(cfg: EncoderConfig, S: int) -> int:
+    """Peak bytes of ``walkthrough``: two runs keeping every layer's maps and hidden states,
+    one layer's steps (6 x (H, S, S), 13 x (S, D), (S, d_ff)), one layer's working tensors."""
+    L, H, D = cfg.n_layers, cfg.n_heads, cfg.d_model
+    kept = 2 * (L * H * S * S + (L + 1) * S * D) + 6 * H * S * S + 13 * S * D + S * cfg.d_ff
+    return compute.limiter.forward_bytes(D, H, cfg.d_ff, 1, S, kept)
+
+
 @st.cache_data(
     show_spinner="Recomputing the layer from its weights…", max_entries=3, max_size=256 * MB
 )  # up to ~130 MB each at 512 tokens and 16 heads
@@ -69,10 +77,11 @@ def walkthrough(
     batch = compute.tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
     ids = batch.input_ids[row : row + 1]  # (1, S): the sentence with the batch's padding
     mask = batch.attention_mask[row : row + 1]
-    steps = layer_steps(model, ids, mask, layer=layer)
-    with torch.inference_mode():
-        own = model(ids, mask, output_attentions=True)  # the model's own attention weights
-        unscaled = unscaled_softmax(steps["scores"], mask.bool())
+    with compute.limiter.admit(walkthrough_peak(model.cfg, ids.shape[1])):  # room on the server
+        steps = layer_steps(model, ids, mask, layer=layer)
+        with torch.inference_mode():
+            own = model(ids, mask, output_attentions=True)  # the model's own attention weights
+            unscaled = unscaled_softmax(steps["scores"], mask.bool())
     weights = steps["weights"][0].numpy()
     loose = unscaled[0].numpy()
     return Walkthrough(

@@ -1,5 +1,11 @@
 """Cached experiments of the Padding & masks page: one sentence padded, run with and without
-its mask; the drift of padding_drift; the NaN trap. Numpy out."""
+its mask; the drift of padding_drift; the NaN trap. Numpy out.
+
+Each goes through the server's limiter (``limiter.admit``) and reports its progress, layer by
+layer, to the slot the page keeps at its top (``_status``: an st.empty, not part of the key).
+Only what the page shows is computed and kept: one layer's attention, and the run without the
+mask only up to that layer.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,14 @@ import streamlit as st
 import torch
 
 from app import compute
+from app.compute import limiter, progress
 from app.compute.cache import MB
 from app.state import ModelChoice
-from encoder import Encoder
+from encoder import Encoder, EncoderConfig
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.attention import scaled_dot_product_attention
 from encoder.experiments import padding_drift
-from encoder.masks import additive_mask
+from encoder.masks import additive_mask, check_attention_mask
 
 GRID_POINTS = 10  # pad counts on the drift chart (each costs two forward passes)
 
@@ -101,53 +108,143 @@ def nan_trap(q, k, v) -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
     return w_inf[0, :, 0].numpy(), w_min[0, :, 0].numpy(), nans
 
 
-@st.cache_data(show_spinner=False, max_entries=16, max_size=128 * MB)  # <= 52 MB each
-def padded_view(choice: ModelChoice, ids: tuple[int, ...], width: int, layer: int) -> PaddedView:
-    """The sentence padded to ``width``, with and without its mask; raises ValueError if too big."""
-    model = compute.model_for(choice)
-    compute.check_size(model.cfg, 2, width, attentions=True)
-    input_ids, mask = padded(ids, width, model.cfg.pad_id)
+def layer_runs(
+    model: Encoder,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    layer: int,
+    *,
+    to_the_end: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Encoder.forward(..., output_attentions=True) as the page needs it: the same modules and
+    operations in the same order (so the same numbers), but only layer ``layer``'s weights are
+    kept, and without ``to_the_end`` the run stops after that layer.
 
-    def run(attention_mask):
+    Returns layer ``layer``'s input (1, W, D) and weights (1, H, W, W), and last_hidden_state
+    (1, W, D) (None unless ``to_the_end``).
+    """
+    ids = model._check_ids(input_ids)
+    S = ids.shape[1]
+    x = model.tok_embed(ids) * model.embed_scale  # (1, W, D)
+    x = x + model.pos(S)
+    if model.type_embed is not None:
+        x = x + model.type_embed(torch.zeros_like(ids))
+    if model.embed_norm is not None:
+        x = model.embed_norm(x)
+    x = model.dropout(x)
+    mask = None
+    if attention_mask is not None:
+        keep = check_attention_mask(attention_mask, ids)
+        if not bool(keep.all()):
+            mask = additive_mask(keep, x.dtype)  # (1, 1, 1, W)
+    layer_input = weights = None
+    for i, block in enumerate(model.layers):
+        if i == layer:
+            layer_input = x
+        x, w = block(x, mask, need_weights=True)
+        if i == layer:
+            weights = w
+            if not to_the_end:
+                return layer_input, weights, None
+        del w  # one layer's (1, H, W, W) alive at a time
+    if model.final_norm is not None:
+        x = model.final_norm(x)
+    return layer_input, weights, x
+
+
+def padded_flops(cfg: EncoderConfig, width: int, layers: int) -> float:
+    """Multiply-adds x 2 of ``layers`` layers of one sentence of ``width`` tokens."""
+    return compute.forward_flops(cfg, 1, width) * layers / cfg.n_layers
+
+
+def padded_peak(cfg: EncoderConfig, width: int) -> int:
+    """Peak bytes of padded_view: one run, with one layer's maps, causal and NaN-trap extras
+    (measured: 187 MB at 512 tokens through d_model 768, 12 heads; bench/memory.py --case peaks)."""
+    kept = 9 * cfg.n_heads * width * width + 4 * width * cfg.d_model
+    return limiter.forward_bytes(cfg.d_model, cfg.n_heads, cfg.d_ff, 1, width, kept)
+
+
+@st.cache_data(show_spinner=False, max_entries=16, max_size=128 * MB)  # <= 52 MB each
+def padded_view(
+    choice: ModelChoice, ids: tuple[int, ...], width: int, layer: int, _status=None
+) -> PaddedView:
+    """The sentence padded to ``width``, with and without its mask (up to max_len: one layer's
+    maps are kept, 52 MB at most)."""
+    model = compute.model_for(choice)
+    input_ids, mask = padded(ids, width, model.cfg.pad_id)
+    cfg = model.cfg
+    total = padded_flops(cfg, width, cfg.n_layers) + padded_flops(cfg, width, layer + 1)
+
+    def run(attention_mask, to_the_end: bool):
         if not choice.train:
-            return model(
-                input_ids, attention_mask, output_attentions=True, output_hidden_states=True
-            )
+            return layer_runs(model, input_ids, attention_mask, layer, to_the_end=to_the_end)
         with compute.TRAIN_LOCK, torch.random.fork_rng():
             torch.manual_seed(choice.seed)  # the same dropout masks in both runs
-            return model(
-                input_ids, attention_mask, output_attentions=True, output_hidden_states=True
-            )
+            return layer_runs(model, input_ids, attention_mask, layer, to_the_end=to_the_end)
 
-    with torch.inference_mode():
-        masked, unmasked = run(mask), run(None)
-        q, k, v = layer_qkv(model, masked.hidden_states[layer], layer)
+    with (
+        progress.messages_to(_status),
+        limiter.admit(padded_peak(cfg, width)),
+        progress.progress(f"Padding sentence to {width} tokens", total, compute.rate()) as work,
+        torch.inference_mode(),
+    ):
+        x, with_mask, hidden = run(mask, to_the_end=True)
+        q, k, v = layer_qkv(model, x, layer)
         _, causal = scaled_dot_product_attention(q, k, v, causal_mask(mask, q.dtype))
         nan_inf, nan_min, out_nan = nan_trap(q, k, v)
+        _, without_mask, _ = run(None, to_the_end=False)
+    compute.note_rate(total, work.elapsed())
     return PaddedView(
         attention_mask=mask[0].numpy(),
-        with_mask=masked.attentions[layer][0].numpy(),
-        without_mask=unmasked.attentions[layer][0].numpy(),
+        with_mask=with_mask[0].numpy(),
+        without_mask=without_mask[0].numpy(),
         causal=causal[0].numpy(),
-        hidden=masked.last_hidden_state[0].numpy(),
+        hidden=hidden[0].numpy(),
         nan_inf=nan_inf,
         nan_min=nan_min,
         out_nan=out_nan,
     )
 
 
+def drift_runs(n_real: int, pad_counts: tuple[int, ...]) -> list[int]:
+    """Widths of the runs padding_drift makes, with the mask and without: the sentence alone,
+    then the sentence + n [PAD] for each n, twice."""
+    return 2 * [n_real] + 2 * [n_real + n for n in pad_counts]
+
+
+def drift_seconds(choice: ModelChoice, n_real: int, pad_counts: tuple[int, ...]) -> float:
+    """About how long ``drift`` takes on this server (from the measured forward speed)."""
+    cfg = eval_model(choice).cfg
+    return sum(compute.forward_flops(cfg, 1, w) for w in drift_runs(n_real, pad_counts)) / (
+        compute.rate()
+    )
+
+
 @st.cache_data(show_spinner=False, max_entries=64)
-def drift(choice: ModelChoice, ids: tuple[int, ...], pad_counts: tuple[int, ...]) -> np.ndarray:
+def drift(
+    choice: ModelChoice, ids: tuple[int, ...], pad_counts: tuple[int, ...], _status=None
+) -> np.ndarray:
     """padding_drift with the mask and without it, in eval mode. Shape: (2, len(pad_counts))"""
     model = eval_model(choice)
+    cfg = model.cfg
     input_ids = torch.tensor([ids], dtype=torch.long)
-    with torch.inference_mode():
-        return np.stack(
+    widths = drift_runs(len(ids), pad_counts)
+    total = sum(compute.forward_flops(cfg, 1, w) for w in widths)
+    what = f"Padding sentence with up to {max(pad_counts, default=0)} [PAD], mask on and off"
+    with (
+        progress.messages_to(_status),
+        limiter.admit(limiter.forward_bytes(cfg.d_model, cfg.n_heads, cfg.d_ff, 1, max(widths))),
+        progress.progress(what, total, compute.rate()) as work,
+        torch.inference_mode(),
+    ):
+        curves = np.stack(
             [
                 padding_drift(model, input_ids, list(pad_counts), use_mask=True),
                 padding_drift(model, input_ids, list(pad_counts), use_mask=False),
             ]
         )
+    compute.note_rate(total, work.elapsed())
+    return curves
 
 
 def drift_grid(max_n: int, points: int = GRID_POINTS) -> tuple[int, ...]:

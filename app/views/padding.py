@@ -27,13 +27,17 @@ choice = ui.header(
     "- Load the example *Padding demo (short and long)*: “Hi!” gets padded to the length of "
     "the long sentence; it is sentence 1, the one the page inspects first.\n"
     "- In **3 · The invariance proof**, drag N to the far right: with the mask the difference "
-    "stays at float noise (about 1e-6); without it the outputs drift by whole units.\n"
+    "stays at float noise (about 1e-6); without it the outputs drift by whole units. Open "
+    "the chart below it for the drift at every N at once.\n"
     "- Compare the two attention maps in **2**: without the mask, real tokens spend a real "
     "share of their attention on `[PAD]`.\n"
     "- Turn on the causal mask in **1** to see what a decoder (GPT) adds, and why BERT-style "
     "encoders leave it out.\n"
     "- Switch to *From scratch*: random weights obey the same maths, so the proof still holds.",
 )
+# where this page's experiments show their progress (and any wait for the server): the top,
+# where people look after changing the text
+status = st.empty()
 texts = ui.sentences()
 fwd = ui.encode(choice, texts)
 B, S = fwd.input_ids.shape
@@ -67,8 +71,8 @@ if n_pad == 0:
 # ---- 1 · the batch -------------------------------------------------------------------------
 st.subheader("1 · The padded batch and its mask")
 rows = [e.tokens + [pad_token] * (S - len(e)) for e in fwd.encodings]
-st.plotly_chart(charts.batch_grid(rows, fwd.attention_mask), key="grid", theme=None)
-st.plotly_chart(
+ui.plotly_chart(charts.batch_grid(rows, fwd.attention_mask), key="grid", theme=None)
+ui.plotly_chart(
     charts.batch_grid(rows, fwd.attention_mask, show="mask"), key="mask_grid", theme=None
 )
 st.caption(
@@ -85,7 +89,7 @@ with st.container(horizontal=True, gap="large"):
             help="Block every key to the right of the query as well as the padding.",
         )
         seen = pad.mask_as_seen((np.arange(width) < n_real).astype(int), causal)
-        st.plotly_chart(
+        ui.plotly_chart(
             charts.mask_view(seen, tokens, f"sentence {pick + 1}: the mask attention adds"),
             key="mask_view",
             theme=None,
@@ -116,7 +120,7 @@ with st.container(horizontal=True, gap="medium"):
     head = ui.bound_select("Head", list(range(H)), "head", width=140)
 try:
     with st.spinner(f"Running sentence {pick + 1} padded to {width} tokens…"):
-        view = pad.padded_view(choice, tuple(enc.ids), width, layer)
+        view = pad.padded_view(choice, tuple(enc.ids), width, layer, _status=status)
 except ValueError as err:
     st.error(f"Could not run this sentence: {err}")
     st.stop()
@@ -128,7 +132,7 @@ with st.container(horizontal=True, gap="small"):
         ("att_none", w_none, "without the mask"),
     ) + ((("att_causal", view.causal[head], "padding + causal mask"),) if causal else ()):
         fig = charts.attention_map(weights, tokens, n_real, f"L{layer} H{head}: {name}", zmax)
-        st.plotly_chart(fig, key=fig_key, width=SIDE, theme=None)
+        ui.plotly_chart(fig, key=fig_key, width=SIDE, theme=None)
 share_mask = pad.pad_attention_share(w_mask, view.attention_mask)
 share_none = pad.pad_attention_share(w_none, view.attention_mask)
 with st.container(horizontal=True, gap="large"):
@@ -170,9 +174,7 @@ else:
     )
     grid = pad.drift_grid(room)
     try:
-        with st.spinner(f"Encoding the sentence with up to {room} [PAD] tokens, mask on and off…"):
-            now = pad.drift(choice, tuple(enc.ids), (n,))[:, 0]
-            curve = pad.drift(choice, tuple(enc.ids), grid)
+        now = pad.drift(choice, tuple(enc.ids), (n,), _status=status)[:, 0]
     except ValueError as err:
         st.error(f"Could not pad this sentence: {err}")
         st.stop()
@@ -194,18 +196,35 @@ else:
         )
     )
 if grid:
-    st.plotly_chart(charts.drift_chart(grid, curve, n, now), key="drift", theme=None)
-    st.caption(
-        "**Try this:** switch the sidebar to *From scratch* or change the seed: whatever the "
-        "weights, the green line stays at rounding level and the red one does not."
-    )
+    # the curve costs two runs per point, up to max_len tokens each: drawn only when asked for
+    secs = pad.drift_seconds(choice, n_real, grid)
+    with st.expander(
+        f"The drift at every N from 1 to {room} (a chart: {2 * len(grid) + 2} runs, "
+        + ("under a second" if secs < 1 else f"about {secs:.0f} s")
+        + " on this server)",
+        key=state.linked("curve"),
+        bind="query-params",
+        icon=":material/show_chart:",
+    ) as box:
+        if box.open:
+            try:
+                with st.spinner(f"Encoding the sentence with up to {room} [PAD] tokens…"):
+                    curve = pad.drift(choice, tuple(enc.ids), grid, _status=status)
+            except ValueError as err:
+                st.error(f"Could not pad this sentence: {err}")
+                st.stop()
+            ui.plotly_chart(charts.drift_chart(grid, curve, n, now), key="drift", theme=None)
+            st.caption(
+                "**Try this:** switch the sidebar to *From scratch* or change the seed: whatever "
+                "the weights, the green line stays at rounding level and the red one does not."
+            )
 
 # ---- 4 · query side vs key side ---------------------------------------------------------------
 st.subheader("4 · Query side vs key side: what padding's own outputs are worth")
 norms = np.linalg.norm(view.hidden, axis=-1)
 cos = pad.pooled_cosine(view.hidden, view.attention_mask)
 with st.container(horizontal=True, gap="large"):
-    st.plotly_chart(
+    ui.plotly_chart(
         charts.output_vectors(view.hidden, tokens, n_real), key="outputs", width=760, theme=None
     )
     with st.container(width=420):
