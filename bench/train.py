@@ -5,7 +5,10 @@
 2. throughput: examples per second of the same training loop (AdamW, clipping, padded batches
    with their mask) built on our Encoder and on nn.TransformerEncoder with the same sizes
    (goal: ours within 1.2x), measured in interleaved rounds, side by side.
-3. --app: a second browser session's wait while the first trains on the Train page, next to the
+3. dropout's own RNG: seconds per step of a Trainer with dropout, which swaps its own RNG state
+   into torch's global RNG under a lock for each forward pass (issue 17.10), against the same
+   steps drawing straight from the global RNG (goal: within 1.05x).
+4. --app: a second browser session's wait while the first trains on the Train page, next to the
    same wait with nobody training (needs Chromium).
 
 Run: .venv/bin/python bench/train.py [--threads 2] [--repeat 15] [--skip-reverse] [--app]
@@ -14,6 +17,7 @@ Run: .venv/bin/python bench/train.py [--threads 2] [--repeat 15] [--skip-reverse
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import statistics
@@ -34,6 +38,7 @@ from encoder.train import Settings, TaskModel, Trainer, model_config  # noqa: E4
 
 GOAL_SECONDS = 20.0
 GOAL_RATIO = 1.2  # ours / nn.TransformerEncoder, seconds per step
+GOAL_SWAP = 1.05  # steps with the RNG swap / the same steps without it
 
 
 def load() -> str:
@@ -108,6 +113,30 @@ def throughput(repeat: int, steps: int = 10, batch: int = 64) -> None:
     print(f"ours takes {ratio:.2f}x the reference's time per step: {verdict} {GOAL_RATIO}x")
 
 
+def rng_swap(repeat: int, steps: int = 10) -> None:
+    task = get_task("reverse")
+    cfg = model_config(task, dropout=0.1)
+    endless = Settings(max_steps=10**9, max_seconds=math.inf)
+    swapped, plain = Trainer(task, cfg, endless), Trainer(task, cfg, endless)
+    plain._dropout_rng = contextlib.nullcontext  # draws straight from the global RNG
+    times = median_times(
+        {
+            "swap": lambda: swapped.run(steps=steps),
+            "plain": lambda: plain.run(steps=steps),
+        },
+        repeat=repeat,
+    )
+    ratio = times["swap"] / times["plain"]
+    verdict = "within" if ratio <= GOAL_SWAP else "NOT within"
+    ms = {k: 1000 * v / steps for k, v in times.items()}
+    print(
+        f"\nreverse with dropout 0.1, ms per step: own RNG state swapped in {ms['swap']:.2f}, ",
+        end="",
+    )
+    print(f"straight from the global RNG {ms['plain']:.2f}")
+    print(f"ratio {ratio:.3f}: {verdict} {GOAL_SWAP}x")
+
+
 def reverse(seconds: float) -> None:
     task = get_task("reverse")
     trainer = Trainer(task, model_config(task), Settings(max_seconds=seconds))
@@ -175,6 +204,7 @@ def main() -> None:
     if not args.skip_reverse:
         reverse(args.seconds)
     throughput(args.repeat)
+    rng_swap(args.repeat)
     if args.app:
         app_wait(args.rounds, args.app_query)
     print(f"\n{load()} at the end")

@@ -8,7 +8,10 @@ line ``reverse: accuracy 0.995 on 2000 fresh examples after 14.2 s (1800 steps)`
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,6 +26,12 @@ from .tasks import IGNORE, Task, TaskBatch, TaskTokenizer
 EVAL_EXAMPLES = 2000
 TARGET = 0.99
 EVAL_STREAM = 0x5EED  # the fresh evaluation examples come from their own generator
+DROPOUT_STREAM = 0xD209  # and the training's dropout masks from their own RNG state
+# Dropout draws from torch's global RNG, which every thread shares. A Trainer keeps its own copy
+# of that RNG's state and swaps it in for each step's forward pass under a lock; whatever else
+# seeds or draws from the global RNG in the same process (the app's train-mode forward passes)
+# must hold the same lock: the app passes its own (app.compute.TRAIN_LOCK) as ``rng_lock``.
+RNG_LOCK = threading.Lock()
 
 
 class TaskModel(nn.Module):
@@ -99,11 +108,17 @@ class Point:
 
 @dataclass
 class Trainer:
-    """A training run you can advance in chunks: ``run(seconds=0.3)`` until ``done``."""
+    """A training run you can advance in chunks: ``run(seconds=0.3)`` until ``done``.
+
+    The seed fixes everything: weights, training examples and dropout masks (from an RNG state
+    of its own), so the same settings train the same model in any thread, whatever else runs.
+    """
 
     task: Task
     cfg: EncoderConfig
     settings: Settings = field(default_factory=Settings)
+    # held while the global RNG carries this run's state (see RNG_LOCK)
+    rng_lock: AbstractContextManager = field(default=RNG_LOCK, repr=False, compare=False)
     model: TaskModel = field(init=False)
     history: list[Point] = field(init=False, default_factory=list)
     steps: int = field(init=False, default=0)
@@ -118,8 +133,13 @@ class Trainer:
                 f"the config does not fit the {self.task.name} task: it needs vocab_size "
                 f"{len(self.task.vocab)} and max_len of at least {self.task.max_len}"
             )
-        self.model = TaskModel(self.cfg, len(self.task.labels), seed=self.settings.seed)
+        # module constructors draw (then put back) the global RNG: not while someone else's
+        # seeded pass is using it
+        with self.rng_lock:
+            self.model = TaskModel(self.cfg, len(self.task.labels), seed=self.settings.seed)
         self.model.train()
+        seed = self.settings.seed ^ DROPOUT_STREAM
+        self._rng_state = torch.Generator().manual_seed(seed).get_state()  # dropout's draws
         self.optimizer = torch.optim.AdamW(
             self.model.parameters(), lr=self.settings.lr, weight_decay=0.0
         )
@@ -142,7 +162,9 @@ class Trainer:
         batch = self.task.sample(self.settings.batch_size, self.generator)
         for group in self.optimizer.param_groups:
             group["lr"] = self.learning_rate()
-        logits, _ = self.model(batch.input_ids, batch.attention_mask)
+        with self._dropout_rng():
+            logits, _ = self.model(batch.input_ids, batch.attention_mask)
+        # the backward pass reuses the forward's dropout masks: it draws nothing
         loss = F.cross_entropy(logits.flatten(0, 1), batch.labels.flatten(), ignore_index=IGNORE)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -152,6 +174,17 @@ class Trainer:
         return Point(
             self.steps, self.seconds, loss.item(), token_accuracy(logits.detach(), batch.labels)
         )
+
+    @contextmanager
+    def _dropout_rng(self) -> Iterator[None]:
+        """The global RNG holds this run's own state (under the lock) while the forward runs."""
+        if self.cfg.dropout == 0:  # dropout with p = 0 draws nothing: no need to wait
+            yield
+            return
+        with self.rng_lock, torch.random.fork_rng(devices=[]):
+            torch.set_rng_state(self._rng_state)
+            yield
+            self._rng_state = torch.get_rng_state()
 
     def run(self, seconds: float = math.inf, steps: int | None = None) -> list[Point]:
         """Train for at most ``seconds`` and ``steps`` more, within the budget; new points."""

@@ -67,13 +67,19 @@ def test_leaving_the_page_ends_training_and_the_model_serves_other_pages(server,
         '[data-testid="stSidebar"] [data-testid="stSelectbox"]', has_text="Trained model"
     )
     picker.wait_for(timeout=60_000)
+    picker.scroll_into_view_if_needed()  # below the task-inputs notice: a scroll closes the menu
+    page.wait_for_timeout(300)
     picker.click()
+    page.locator('[role="option"]').first.wait_for(timeout=10_000)
     options = page.locator('[role="option"]').all_inner_texts()
     assert "reverse · yours" in options
     page.locator('[role="option"]', has_text="reverse · yours").click()
     wait_idle(page)
-    page.get_by_role("button", name="Use the task's inputs").click()
-    wait_idle(page)
+    # issue 17.16: the task's inputs come along, with a notice instead of a red error
+    assert page.locator('[data-testid="stSidebar"] textarea').input_value().startswith("3 1 4")
+    sidebar = page.locator('[data-testid="stSidebar"]').inner_text()
+    assert "The model “reverse · yours” reads digits, not words" in sidebar
+    assert "does not know the character" not in result_text(page)
     assert page.locator(EXCEPTION).count() == 0
     assert "Trained: reverse · yours" in result_text(page)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -108,6 +114,59 @@ def test_another_session_keeps_working_while_one_trains(server, browser):
     ctx_b.close()
 
 
+def controls(page) -> dict[str, str | None]:
+    """The training controls as the browser shows them."""
+
+    def slider(key: str) -> str | None:
+        return page.locator(f".st-key-{key} input[type=range]").get_attribute("aria-valuetext")
+
+    return {
+        "task": page.locator(".st-key-task input").input_value(),
+        "secs": page.locator(".st-key-secs input").input_value(),
+        "lr": slider("lr"),
+        "layers": slider("layers"),
+    }
+
+
+def share_link(page) -> str:
+    page.get_by_role("button", name="Share this view").click()
+    link = page.locator('[data-testid="stPopoverBody"] code').inner_text().strip()
+    page.keyboard.press("Escape")
+    return link
+
+
+def press(page, key: str, arrow: str) -> None:
+    page.locator(f".st-key-{key} input[type=range]").focus()
+    page.keyboard.press(arrow)
+    page.wait_for_timeout(250)  # let the change reach the server before waiting for idle
+    wait_idle(page)
+
+
+def test_the_link_carries_the_controls_on_screen_before_training(server, browser):
+    """Issue 17.4: in a form, the Share link and the address bar kept reverse, 30, 0.003, 2
+    until training started. Changed, read from both, opened fresh: the same controls."""
+    context, page = open_page(browser, f"{server}/train", width=1024)
+    page.locator(".st-key-task input").click()
+    page.get_by_role("option", name="sort", exact=True).click()
+    wait_idle(page)
+    box = page.locator(".st-key-secs input")
+    box.fill("10")
+    box.press("Enter")
+    page.wait_for_timeout(250)
+    wait_idle(page)
+    press(page, "lr", "ArrowLeft")  # 0.003 -> 0.001
+    press(page, "layers", "ArrowRight")  # 2 -> 3
+    shown = controls(page)
+    assert shown == {"task": "sort", "secs": "10", "lr": "0.001", "layers": "3"}
+    for name, url in (("share link", share_link(page)), ("address bar", page.url)):
+        assert "task=sort" in url and "secs=10" in url, f"{name}: {url}"
+        fresh, other = open_page(browser, url, width=1024)
+        assert controls(other) == shown, f"{name}: {url}"
+        assert other.locator(EXCEPTION).count() == 0
+        fresh.close()
+    context.close()
+
+
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_screenshots_after_training(server, browser, width):
     context, page = open_page(browser, f"{server}/train?{TINY}", width=width)
@@ -123,4 +182,9 @@ def test_screenshots_after_training(server, browser, width):
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
     ARTIFACTS.mkdir(exist_ok=True)
     full_screenshot(page, ARTIFACTS / f"train_{width}.png")
+    page.get_by_role("button", name="Pick it in the sidebar").click()  # the notice, issue 17.16
+    wait_idle(page)
+    wait_painted(page, plotly=4)
+    assert "reads digits, not words" in page.locator('[data-testid="stSidebar"]').inner_text()
+    full_screenshot(page, ARTIFACTS / f"train_picked_{width}.png")
     context.close()

@@ -18,6 +18,7 @@ from encoder import checkpoint
 from encoder.tasks import get_task
 from encoder.train import Settings, attention_of
 from tests.test_app import MAIN, array, assert_clean, plotly_specs
+from tests.test_shell import share_query_of
 
 pytestmark = pytest.mark.slow
 TINY = dict(task="copy-back", width="32", heads="2", layers="1", ffn="64", lr="0.01")
@@ -42,6 +43,11 @@ def start(at: AppTest) -> AppTest:
 
 def metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
+
+
+def shown(element) -> str:
+    """A message as the browser shows it: Markdown's escapes removed."""
+    return element.value.replace("\\", "")
 
 
 def tile(fig: dict, k: int, n: int) -> np.ndarray:
@@ -79,13 +85,75 @@ def test_start_trains_within_the_budget_and_shows_what_it_learned(trained_app):
     assert "snap" not in linked and "try" not in linked and "task" in linked
 
 
+def run_snippet(code: str) -> tuple[dict, list[tuple]]:
+    """Exec the page's snippet as a fresh `python` on this machine would run it: with torch's
+    default of one thread per core (2 here; set so that a 1-core machine tests the same)."""
+    printed: list[tuple] = []
+    namespace: dict = {"print": lambda *a: printed.append(a)}
+    threads = torch.get_num_threads()  # the app set 1 when it was imported
+    torch.set_num_threads(2)
+    try:
+        exec(compile(code, "snippet", "exec"), namespace)
+    finally:
+        torch.set_num_threads(threads)
+    return namespace, printed
+
+
+def assert_reproduces(at: AppTest) -> dict:
+    """The snippet's run is the page's run: steps, accuracy, every loss and every weight."""
+    result = at.session_state[jobs.RESULT]
+    namespace, printed = run_snippet(at.code[0].value)
+    trainer = namespace["trainer"]
+    assert trainer.steps == result.steps and f"{result.steps:,}" == metrics(at)["Steps"]
+    assert trainer.accuracy == result.accuracy
+    label = f"Accuracy on {result.eval_examples:,} fresh examples"
+    assert f"{trainer.accuracy:.1%}" == metrics(at)[label]
+    assert [p.loss for p in trainer.history] == [p.loss for p in result.history]
+    page = checkpoint.from_bytes(result.weights).model.state_dict()
+    for name, value in trainer.model.state_dict().items():
+        torch.testing.assert_close(value, page[name], rtol=0, atol=0, msg=name)
+    assert printed[0][0] == trainer.summary()
+    return namespace
+
+
 def test_the_snippet_reproduces_the_run(trained_app):
     code = trained_app.code[0].value
     assert "max_steps=30" in code and "get_task('copy-back')" in code
-    printed = []
-    exec(compile(code, "snippet", "exec"), {"print": lambda *a: printed.append(a)})
-    accuracy = float(printed[0][0].split("accuracy ")[1].split()[0])
-    assert accuracy == round(trained_app.session_state[jobs.RESULT].accuracy, 3)
+    assert "torch.set_num_threads(1)" in code  # as every other page's snippet
+    assert_reproduces(trained_app)
+
+
+@pytest.mark.parametrize("steps, drop", [("300", "0.0"), ("60", "0.3")])
+def test_the_snippet_reproduces_the_pages_steps_and_accuracy(steps, drop):
+    """Issue 17.5: it printed 519 steps and 99.3% where the page said 651 and 99.9% (it ran on
+    two threads). A run that stops at the target; one with dropout, whose masks come from the
+    run's own seeded RNG state."""
+    at = start(train_page(steps=steps, drop=drop, **TINY))
+    result = at.session_state[jobs.RESULT]
+    if drop == "0.0":
+        assert metrics(at)["Ended"] == "reached 99%" and result.steps < int(steps)
+    else:
+        assert "dropout=0.3" in at.code[0].value and result.steps == int(steps)
+    assert_reproduces(at)
+
+
+def test_heads_are_counted_from_0_as_on_every_other_page_and_in_the_snippet(trained_app):
+    """Issue 17.15: the page said "Layer 1, head 2" for what the snippet prints as 0 1."""
+    at = trained_app
+    namespace, printed = run_snippet(at.code[0].value)
+    layer, head, _ = printed[1]  # the snippet's best_head, "counted from 0"
+    captions = [c.value for c in at.main.caption]
+    assert any(c.startswith(f"Layer {layer}, head {head} (counted from 0") for c in captions)
+    assert f"Layer {layer}, head {head} through training: the pattern forming." in captions
+    _, pair, grid, strip = plotly_specs(at)[:4]
+    assert pair["layout"]["annotations"][0]["text"] == f"trained: L{layer} H{head}"
+    L, H = namespace["att"].shape[:2]  # (1, 2, n, n): one layer of two heads
+    titles = [
+        a["text"].replace("<br>", " · ").split(" · ")[0] for a in grid["layout"]["annotations"]
+    ]
+    assert titles == [f"L{i} H{h}" for i in range(L) for h in range(H)]
+    strip_titles = [a["text"] for a in strip["layout"]["annotations"]]
+    assert all(f"<br>L{layer} H{head} · " in t for t in strip_titles), strip_titles
 
 
 def test_the_trained_model_is_offered_in_the_sidebar_and_serves_the_encode_page(trained_app):
@@ -94,7 +162,12 @@ def test_the_trained_model_is_offered_in_the_sidebar_and_serves_the_encode_page(
     assert_clean(at)
     assert at.radio(key="model").value == "Trained"
     assert at.selectbox(key="trained").value == "copy-back · yours"
-    at.button(key="task_inputs").click().run()
+    # issue 17.16: the sidebar's English sentences were swapped for inputs the task reads
+    assert at.text_area(key="text").value == jobs.INPUTS["copy-back"]
+    assert "model “copy-back · yours” reads digits" in shown(at.sidebar.info[0])
+    at.switch_page("views/attention.py").run()  # "Open the Attention page"
+    assert_clean(at)
+    assert not at.error and at.sidebar.info
     at.switch_page("views/encode.py").run()
     assert_clean(at)
     assert not at.error
@@ -115,6 +188,36 @@ def test_encode_snippet_for_a_shipped_trained_model_reproduces_the_page(trained)
     exec(compile(code, "snippet", "exec"), namespace)  # run from the repository root
     shown = array(plotly_specs(at)[0]["data"][0]["z"])
     np.testing.assert_allclose(shown, namespace["out"].last_hidden_state[0].numpy(), atol=1e-6)
+
+
+def test_switching_the_sidebar_to_a_trained_model_brings_its_inputs_with_a_notice():
+    """Issue 17.16: the switch landed on a red error until "Use the task's inputs" was found.
+    The typed text is kept for "Bring back my text", as the example picker does."""
+    at = AppTest.from_file(MAIN, default_timeout=300).run()
+    typed = "The bank by the river\nI paid at the bank"
+    at.text_area(key="text").set_value(typed).run()
+    at.radio(key="model").set_value("Trained").run()
+    assert_clean(at)
+    assert at.selectbox(key="trained").value == "reverse"
+    assert at.text_area(key="text").value == jobs.INPUTS["reverse"]
+    assert not at.error
+    (note,) = at.sidebar.info
+    assert "model “reverse” reads digits, not words" in shown(note)
+    at.switch_page("views/attention.py").run()
+    assert_clean(at)
+    assert not at.error and len(at.sidebar.info) == 1
+    # sort cannot read reverse's line of ten digits: its own inputs; the typed text still kept
+    at.selectbox(key="trained").set_value("sort").run()
+    assert at.text_area(key="text").value == jobs.INPUTS["sort"] and not at.error
+    assert "“sort”" in shown(at.sidebar.info[0])
+    at.button(key="restore_task_text").click().run()  # "Bring back my text"
+    assert_clean(at)
+    assert at.text_area(key="text").value == typed and not at.sidebar.info
+    assert "Use the task's inputs" in at.error[0].value  # asked for: the model cannot read it
+    # digits it can read stay as they are, and nothing is said
+    at.text_area(key="text").set_value("3 1 4").run()
+    at.selectbox(key="trained").set_value("reverse").run()
+    assert at.text_area(key="text").value == "3 1 4" and not at.sidebar.info and not at.error
 
 
 def test_a_run_cut_short_keeps_its_last_model():
@@ -183,6 +286,39 @@ def test_links_choose_a_shipped_model_and_bad_ones_fall_back():
     assert at.selectbox(key="trained").value == "reverse"
     notes = " ".join(w.value for w in at.warning)
     assert "is not a valid choice, so the page shows reverse" in notes
+
+
+ON_SCREEN = {"task": "sort", "secs": "10", "lr": "0.001", "layers": "3"}
+
+
+def controls_on_screen(at: AppTest) -> dict[str, str]:
+    return {
+        "task": at.selectbox(key="task").value,
+        "secs": str(at.number_input(key="secs").value),
+        "lr": str(at.select_slider(key="lr").value),
+        "layers": str(at.select_slider(key="layers").value),
+    }
+
+
+def test_the_share_link_carries_the_controls_on_screen_before_any_training():
+    """Issue 17.4: in a form, the link said reverse, 30, 0.003, 2 until Start was pressed."""
+    at = train_page()
+    at.selectbox(key="task").set_value("sort").run()
+    at.number_input(key="secs").set_value(10).run()
+    at.select_slider(key="lr").set_value(0.001).run()
+    at.select_slider(key="layers").set_value(3).run()
+    assert_clean(at)
+    assert controls_on_screen(at) == ON_SCREEN and jobs.RESULT not in at.session_state
+    query = share_query_of(at)
+    assert {k: query.get(k) for k in ON_SCREEN} == ON_SCREEN
+    fresh = train_page(**query)
+    assert controls_on_screen(fresh) == ON_SCREEN and not fresh.warning
+    # Start trains with what is on screen
+    start(at.number_input(key="steps").set_value(10).run())
+    trainer = at.session_state[jobs.JOB].trainer
+    assert trainer.task.name == "sort" and trainer.settings.lr == 0.001
+    assert trainer.settings.max_seconds == 10 and trainer.cfg.n_layers == 3
+    assert metrics(at)["Steps"] == "10"
 
 
 def test_page_settings_come_from_the_link():

@@ -23,6 +23,8 @@ CHECKPOINTS = state.ASSETS / "checkpoints"
 MODELS = "trained_models"  # session key: sidebar name -> checkpoint bytes, this session's own
 RESULT = "train_result"  # session key: the Result the page shows
 JOB = "train_job"  # session key: the Job in progress (or the last one)
+UNDO = "text_before_task_inputs"  # session key: the user's text, replaced by a task's inputs
+NOTICE = "task_inputs_notice"  # session key: (task, loaded by a model switch?) of that swap
 MAX_SNAPSHOTS = 12
 FIRST_SNAPSHOT = 25  # steps; then every doubling (25, 50, 100, ...) and the last step
 # what "Use the task's inputs" puts in the sidebar: a few lines each task can read
@@ -141,7 +143,8 @@ def start(task_name: str, arch: dict, settings: Settings) -> Job:
     from encoder.train import model_config
 
     task = get_task(task_name)
-    return Job(Trainer(task, model_config(task, **arch), settings))
+    # dropout's draws take turns with the train-mode forward passes other sessions run
+    return Job(Trainer(task, model_config(task, **arch), settings, rng_lock=compute.TRAIN_LOCK))
 
 
 def keep(result: Result) -> None:
@@ -165,7 +168,8 @@ def settle() -> None:
 
 def from_upload(data: bytes) -> Result:
     """Validate an uploaded checkpoint and measure it; ValueError (in words) changes nothing."""
-    ckpt = checkpoint.from_bytes(data, source="the uploaded file")
+    with compute.TRAIN_LOCK:  # building draws from the global RNG (see compute.TRAIN_LOCK)
+        ckpt = checkpoint.from_bytes(data, source="the uploaded file")
     n = 500
     import torch
 
@@ -206,7 +210,77 @@ def available() -> dict[str, bytes]:
 
 def load_inputs(task_name: str) -> None:
     """Callback: put lines the task can read into the sidebar's text area."""
+    _replace_text(task_name, switched=False)
+
+
+def follow_model_switch() -> None:
+    """Call before the sidebar's text area runs. When the sidebar's model has just become a
+    trained task model (the Train page's button, the sidebar's pickers) and the sentences are not
+    something its task reads, load the task's inputs; ``inputs_notice`` says so and offers the
+    user's text back. A link opened fresh is left as it is: it shows what its sender saw."""
+    before = st.session_state.get("choice")  # the model of the last run; None on the first
+    name = None if before is None else sidebar_trained()
+    if name is None or (before.kind == state.TRAINED and before.trained == name):
+        return
+    models = available()
+    ckpt = compute.trained_checkpoint(models[name])
+    lines, _ = state.split_sentences(st.session_state.get(state.TEXT, ""))
+    try:
+        if not lines:
+            raise ValueError("no sentences")
+        compute.task_tokenizer(models[name]).encode_batch(lines, max_len=ckpt.model.cfg.max_len)
+    except ValueError:
+        _replace_text(ckpt.task.name, switched=True)
+
+
+def sidebar_trained() -> str | None:
+    """The trained model the sidebar is about to show (its picker's value as this run begins),
+    or None when its model is not a trained one."""
+    if state.MODEL_OPTIONS.get(st.session_state.get("model")) != state.TRAINED:
+        return None
+    models = available()
+    if not models:
+        return None
+    name = st.session_state.get("trained", st.query_params.get("trained"))
+    return name if name in models else next(iter(models))  # as the sidebar's picker does
+
+
+def _replace_text(task_name: str, switched: bool) -> None:
+    """The task's inputs in the text area; the user's own text kept for "Bring back my text"."""
+    text = st.session_state.get(state.TEXT, "")
+    if text.strip() and text not in INPUTS.values():  # typed text (not another task's inputs)
+        st.session_state[UNDO] = text
     st.session_state[state.TEXT] = INPUTS[task_name]
+    st.session_state[NOTICE] = (task_name, switched)
+
+
+def inputs_notice() -> None:
+    """While the task's inputs loaded by a model switch are on screen: what happened, and the
+    user's text back on request."""
+    said = st.session_state.get(NOTICE)
+    if said is None:
+        return
+    task_name, switched = said
+    if st.session_state.get(state.TEXT) != INPUTS[task_name]:  # edited or replaced since
+        st.session_state.pop(NOTICE, None)
+        st.session_state.pop(UNDO, None)
+        return
+    model = sidebar_trained()
+    if switched and model is not None:
+        st.info(
+            f"The model “{state.md_escape(model)}” reads digits, not words: the sentences are "
+            f"now the {task_name} task's inputs. Type your own digits, one sequence per line.",
+            icon=":material/info:",
+        )
+    if st.session_state.get(UNDO) is not None:
+        st.button(
+            "Bring back my text",
+            icon=":material/undo:",
+            key="restore_task_text",
+            on_click=state.restore_text,
+            args=(UNDO, NOTICE),
+            help="The task's inputs replaced the text you had typed; this puts it back.",
+        )
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -246,26 +320,3 @@ def try_text(weights: bytes, text: str) -> tuple[list[str], str, str]:
     ckpt = compute.trained_checkpoint(weights)
     enc = ckpt.tokenizer().encode(text)
     return enc.tokens, predict(ckpt.model, ckpt.task, text), ckpt.task.solve(text)
-
-
-def snippet(task: str, arch: dict, settings: Settings, steps: int) -> str:
-    """The Train page's run as Python: the same task, model, settings and number of steps, then
-    its accuracy on fresh examples and the head closest to the ideal pattern."""
-    s = settings
-    args = "".join(f", {k}={v!r}" for k, v in arch.items())
-    return (
-        "from encoder.tasks import get_task\n"
-        "from encoder.train import Settings, Trainer, best_head, model_config\n\n"
-        f"task = get_task({task!r})\n"
-        f"config = model_config(task{args})\n"
-        f"settings = Settings(lr={s.lr!r}, batch_size={s.batch_size}, seed={s.seed}, "
-        f"max_steps={steps}, max_seconds=1e9)\n"
-        "trainer = Trainer(task, config, settings)\n"
-        "trainer.run()  # the page's steps; with dropout 0 the weights come out the same\n"
-        "trainer.evaluate()  # token accuracy on 2000 fresh examples, eval mode\n"
-        "print(trainer.summary())\n"
-        "att = trainer.attention(task.example)  # (layers, heads, n, n), eval mode\n"
-        "ideal = task.ideal_attention(trainer.tokenizer.encode(task.example).ids)\n"
-        "layer, head, match = best_head(att, ideal)  # counted from 0\n"
-        "print(layer, head, round(match, 3))  # share of that head's weight on the ideal keys\n"
-    )

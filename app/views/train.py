@@ -9,12 +9,14 @@ import streamlit as st
 from app import compute, state, ui
 from app.charts import train as charts
 from app.compute import train as jobs
+from app.snippets.train import train_snippet
 from encoder import checkpoint
 from encoder.tasks import TASKS
 from encoder.train import Settings
 
 CHUNK = 0.2  # seconds of training between two looks at the page (Stop, leaving it)
 DRAW_EVERY = 0.5  # seconds between redraws of the curves
+START = "_train_now"  # set by the Start button: this run trains (and locks the controls)
 WIDTHS, HEADS, FFNS = [16, 32, 64, 128, 256], [1, 2, 4, 8], [32, 64, 128, 256, 512, 1024]
 LRS, BATCHES = [0.0003, 0.001, 0.003, 0.01], [16, 32, 64, 128, 256]
 # the page's model size starts from the sidebar's From scratch settings, where they fit
@@ -50,38 +52,44 @@ def seed_from_sidebar() -> None:
 
 
 def controls() -> tuple[bool, str, dict, Settings]:
-    """The form: task, budget, optimiser and model size. Start is its submit button."""
+    """Task, budget, optimiser and model size, then Start, which trains with what is on screen.
+
+    No st.form: a form's widgets reach the URL (and the Share link) only when it is submitted,
+    so a link would name the settings of the last run instead of those on screen.
+    """
     seed_from_sidebar()
-    w = dict(bind="query-params", width=170)
-    with st.form("train_form", enter_to_submit=False):
-        st.markdown("**Task, budget and optimiser**")
-        with st.container(horizontal=True, gap="medium"):
-            task = st.selectbox("Task", list(TASKS), key=state.linked("task"), **w)
-            secs = st.number_input("At most seconds", 1, 300, 30, key=state.linked("secs"), **w)
-            steps = st.number_input(
-                "At most steps", 10, 20_000, 5000, step=100, key=state.linked("steps"), **w
-            )
-            lr = st.select_slider("Learning rate", LRS, 0.003, key=state.linked("lr"), **w)
-            batch = st.select_slider("Batch size", BATCHES, 64, key=state.linked("batch"), **w)
-            seed = st.number_input(
-                "Seed", 0, 2**31 - 1, 0, key=state.linked("tseed"), help="weights and data", **w
-            )
-        st.markdown(
-            "**Model size** (the sidebar's *From scratch* settings when that model is chosen; "
-            "otherwise a small pre-norm model without dropout, which trains in seconds)"
+    start = bool(st.session_state.pop(START, False))
+    # locked while this run trains: a change would rerun the page, which stops the training
+    w = dict(bind="query-params", width=170, disabled=start)
+    st.markdown("**Task, budget and optimiser**")
+    with st.container(horizontal=True, gap="medium"):
+        task = st.selectbox("Task", list(TASKS), key=state.linked("task"), **w)
+        secs = ui.number_input("At most seconds", 1, 300, 30, key=state.linked("secs"), **w)
+        steps = ui.number_input(
+            "At most steps", 10, 20_000, 5000, step=100, key=state.linked("steps"), **w
         )
-        with st.container(horizontal=True, gap="medium"):
-            width = st.select_slider("d_model", WIDTHS, 64, key=state.linked("width"), **w)
-            heads = st.select_slider("n_heads", HEADS, 4, key=state.linked("heads"), **w)
-            layers = st.select_slider("n_layers", [1, 2, 3, 4], 2, key=state.linked("layers"), **w)
-            ffn = st.select_slider("d_ff", FFNS, 256, key=state.linked("ffn"), **w)
-            drop = st.slider("dropout", 0.0, 0.5, 0.0, 0.05, key=state.linked("drop"), **w)
-            norm = st.selectbox(
-                "LayerNorm", list(state.NORM_OPTIONS), 1, key=state.linked("tnorm"), **w
-            )
-        start = st.form_submit_button(
-            "Start training", type="primary", icon=":material/play_arrow:"
+        lr = st.select_slider("Learning rate", LRS, 0.003, key=state.linked("lr"), **w)
+        batch = st.select_slider("Batch size", BATCHES, 64, key=state.linked("batch"), **w)
+        seed = ui.number_input(
+            "Seed", 0, 2**31 - 1, 0, key=state.linked("tseed"), help="weights and data", **w
         )
+    st.markdown(
+        "**Model size** (the sidebar's *From scratch* settings when that model is chosen; "
+        "otherwise a small pre-norm model without dropout, which trains in seconds)"
+    )
+    with st.container(horizontal=True, gap="medium"):
+        width = st.select_slider("d_model", WIDTHS, 64, key=state.linked("width"), **w)
+        heads = st.select_slider("n_heads", HEADS, 4, key=state.linked("heads"), **w)
+        layers = st.select_slider("n_layers", [1, 2, 3, 4], 2, key=state.linked("layers"), **w)
+        ffn = st.select_slider("d_ff", FFNS, 256, key=state.linked("ffn"), **w)
+        drop = st.slider("dropout", 0.0, 0.5, 0.0, 0.05, key=state.linked("drop"), **w)
+        norm = st.selectbox(
+            "LayerNorm", list(state.NORM_OPTIONS), 1, key=state.linked("tnorm"), **w
+        )
+    st.button(
+        "Start training", type="primary", icon=":material/play_arrow:", key="start",
+        on_click=state.assign, kwargs={START: True}, disabled=start,
+    )  # fmt: skip
     arch = dict(d_model=width, n_heads=heads, n_layers=layers, d_ff=ffn)
     arch |= dict(dropout=round(float(drop), 2), norm_first=state.NORM_OPTIONS[norm])
     settings = Settings(
@@ -106,7 +114,7 @@ def curves(history, evals=()) -> None:
         target=Settings().target,
         evals=list(evals),
     )
-    st.plotly_chart(fig, theme=None, key=f"curves_{len(history)}")
+    ui.plotly_chart(fig, theme=None, key=f"curves_{len(history)}")
 
 
 def strip(snapshots, tokens, head: tuple[int, int] | None, ideal) -> None:
@@ -119,9 +127,9 @@ def strip(snapshots, tokens, head: tuple[int, int] | None, ideal) -> None:
             layer, h = head
             match = float(jobs.head_match(snap.attention, ideal)[layer, h])
         maps.append(snap.attention[layer, h])
-        titles.append(f"step {snap.step} · L{layer + 1} H{h + 1} · {match:.0%}")
+        titles.append(f"step {snap.step} · L{layer} H{h} · {match:.0%}")
     fig = charts.tiles(maps, titles, tokens, columns=4, tile_px=140)
-    st.plotly_chart(fig, theme=None, key=f"strip_{snapshots[-1].step}_{head}", width="content")
+    ui.plotly_chart(fig, theme=None, key=f"strip_{snapshots[-1].step}_{head}", width="content")
 
 
 def train_live(job: jobs.Job) -> None:
@@ -191,30 +199,31 @@ def show_result(result: jobs.Result) -> None:
     with st.container(horizontal=True, gap="large"):
         with st.container(width="content"):
             st.caption(
-                f"Layer {layer + 1}, head {head + 1} is the head closest to the ideal after "
-                f"training ({match:.0%} of its weight on the ideal keys; {shown:.0%} at step {at})."
+                f"Layer {layer}, head {head} (counted from 0, as on the other pages) is the head "
+                f"closest to the ideal after training ({match:.0%} of its weight on the ideal "
+                f"keys; {shown:.0%} at step {at})."
             )
             pair = charts.tiles(
                 [att[layer, head], ideal],
-                [f"trained: L{layer + 1} H{head + 1}", "ideal"],
+                [f"trained: L{layer} H{head}", "ideal"],
                 tokens,
                 tile_px=220,
             )
-            st.plotly_chart(pair, theme=None, key="pair", width="content")
+            ui.plotly_chart(pair, theme=None, key="pair", width="content")
         with st.container(width="content"):
             st.caption(f"Every head at step {at}, with its share of weight on the ideal keys.")
             match_all = jobs.head_match(att, ideal)
             L, H = match_all.shape
             grid = charts.tiles(
                 [att[i, h] for i in range(L) for h in range(H)],
-                [f"L{i + 1} H{h + 1} · {match_all[i, h]:.0%}" for i in range(L) for h in range(H)],
+                [f"L{i} H{h} · {match_all[i, h]:.0%}" for i in range(L) for h in range(H)],
                 tokens,
                 columns=H,
                 tile_px=max(100, min(180, 720 // H)),
             )
-            st.plotly_chart(grid, theme=None, key="grid", width="content")
+            ui.plotly_chart(grid, theme=None, key="grid", width="content")
     if len(snapshots) > 1:
-        st.caption(f"Layer {layer + 1}, head {head + 1} through training: the pattern forming.")
+        st.caption(f"Layer {layer}, head {head} through training: the pattern forming.")
         strip(snapshots, tokens, (layer, head), ideal)
     try_it(result)
     use_it(result)
@@ -237,11 +246,6 @@ def try_it(result: jobs.Result) -> None:
     )
 
 
-def select_in_sidebar(name: str) -> None:
-    st.session_state["model"] = "Trained"
-    st.session_state["trained"] = name
-
-
 def use_it(result: jobs.Result) -> None:
     st.subheader("Use it on every page, or take it with you")
     chosen = st.session_state["choice"]
@@ -256,7 +260,7 @@ def use_it(result: jobs.Result) -> None:
     with st.container(horizontal=True):
         st.button(
             "Pick it in the sidebar", icon=":material/check:", key="use_it", disabled=picked,
-            on_click=select_in_sidebar, args=(result.name,),
+            on_click=state.assign, kwargs=dict(model="Trained", trained=result.name),
         )  # fmt: skip
         # a link, not st.switch_page: switching pages clears the URL, which bound widgets refuse
         st.page_link(
@@ -300,7 +304,8 @@ st.caption("A small encoder plus a linear head, trained on this server's CPU ins
 with st.expander(ui.EXPLAINER, expanded=False):
     st.markdown(EXPLAINER)
 jobs.settle()  # keep the model of a run that was stopped or left
-start, task, arch, settings = controls()
+with st.container(border=True):  # grouped, as the form was
+    start, task, arch, settings = controls()
 live = st.container()
 slot = st.empty()  # the results: replaced at once (not left stale) when training starts
 if start:
@@ -324,4 +329,4 @@ with slot.container():
     upload()
     if result is not None and result.settings is not None:
         arch = jobs.arch_of(result.weights)
-        ui.snippet(jobs.snippet(result.task.name, arch, result.settings, result.steps))
+        ui.snippet(train_snippet(result.task.name, arch, result.settings, result.steps))
