@@ -36,11 +36,11 @@ def reference() -> np.ndarray:
     return torch.stack(out.attentions)[:, 0, :, :n, :n].numpy()
 
 
-def open_attention(browser, server, width: int, query: str = ""):
+def open_attention(browser, server, width: int, query: str = "", wait: str = CANVAS):
     text = quote(f"{TEXT}\n{SECOND}")
     url = f"{server}/attention?text={text}{query}"
     _, page = open_page(browser, url, width, accept_downloads=True)
-    page.wait_for_selector(CANVAS, timeout=60_000)
+    page.wait_for_selector(wait, timeout=60_000)
     return page
 
 
@@ -63,8 +63,9 @@ def test_overview_click_opens_the_head_then_token_lines(server, browser, referen
     overview = page.locator(".axc-panel").first.locator("canvas")
     overview.scroll_into_view_if_needed()
     box = overview.bounding_box()
-    tile = (box["width"] - 34 - 11 * 4) / 12  # the component's grid: 34 px of labels, 4 px gaps
-    page.mouse.move(box["x"] + 34 + 5 * (tile + 4) + tile / 2, box["y"] + 20 + 2 * (tile + 4) + 9)
+    g = json.loads(overview.get_attribute("data-geometry"))  # the grid the component drew
+    step = g["tile"] + g["gap"]
+    page.mouse.move(box["x"] + g["left"] + 5 * step + 9, box["y"] + g["top"] + 2 * step + 9)
     assert page.locator(".axc-tip").inner_text() == "L2 H5: click to open"
     page.mouse.down()
     page.mouse.up()
@@ -90,8 +91,9 @@ def test_overview_click_opens_the_head_then_token_lines(server, browser, referen
     lines = page.locator(".axc-panel canvas").first
     lines.scroll_into_view_if_needed()
     box = lines.bounding_box()
+    g = json.loads(lines.get_attribute("data-geometry"))
     it = TEXT.lower().split().index("it") + 3  # + [CLS], and "didn't" is three tokens
-    page.mouse.click(box["x"] + 20, box["y"] + 22 + (it + 0.5) * 22)
+    page.mouse.click(box["x"] + 20, box["y"] + g["top"] + (it + 0.5) * g["row"])
     settle(page)
     page.wait_for_function("() => location.search.includes('token=')", timeout=30_000)
     assert picked(page, "Query token").endswith("· it")
@@ -123,16 +125,17 @@ def test_downloads_hold_the_head_and_all_attention(server, browser, reference):
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_screenshots_narrow_and_projector(server, browser, width):
     ARTIFACTS.mkdir(exist_ok=True)
-    for view in ("Heads", "Token lines", "Compare"):
-        page = open_attention(browser, server, width, f"&view={quote(view)}&layer=1&head=10")
-        page.wait_for_timeout(500)  # the overview's PNG decodes, then the canvas redraws
+    for view in ("Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare"):
+        wait = '[data-testid="stDataFrame"]' if view == "Head statistics" else CANVAS
+        page = open_attention(browser, server, width, f"&view={quote(view)}&layer=1&head=10", wait)
+        page.wait_for_timeout(500)  # the last paint after the component's size settles
         overflow = page.evaluate(
             "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth"
             " - document.querySelector('[data-testid=\"stMain\"]').clientWidth"
         )
         assert overflow <= 0, f"{view} scrolls sideways by {overflow} px at {width} px"
         no_exception(page)
-        name = view.lower().replace(" ", "_")
+        name = view.lower().replace(" & ", "_").replace(" ", "_")
         full_screenshot(page, ARTIFACTS / f"attention_{name}_{width}.png")
         if view == "Heads":
             full_screenshot(page, ARTIFACTS / f"attention_{width}.png")

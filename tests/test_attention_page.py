@@ -161,21 +161,20 @@ def test_head_statistics_table_and_jumping_to_a_named_head():
     np.testing.assert_allclose(detail["z"], real(att, batch, 0)[layer, head], atol=1e-6)
 
 
-def test_compare_two_sentences_and_their_difference():
-    texts = ["The cat sat on the mat.", "The dog sat on the mat."]
-    at = page(text="\n".join(texts), view="Compare", layer="0", head="1")
-    a, b, diff = canvas(at, "compare")
-    att, _ = reference(texts)
-    np.testing.assert_allclose(a["z"], att[0, 0, 1], atol=1e-6)
-    np.testing.assert_allclose(b["z"], att[0, 1, 1], atol=1e-6)
-    np.testing.assert_allclose(diff["z"], att[0, 1, 1] - att[0, 0, 1], atol=2e-6)
-    assert "2 · cat / dog" in diff["rows"] and diff["zmin"] == -diff["zmax"]
-
-
-def test_compare_says_when_tokenisations_cannot_align():
-    at = page(text="A cat.\nA rather longer sentence.", view="Compare")
-    assert len(canvas(at, "compare")) == 2
-    assert "No difference map" in at.info[0].value
+def test_head_statistics_columns_have_one_format_each_and_short_headers():
+    at = page(text="The quick brown fox.", view="Head statistics")
+    columns = json.loads(at.dataframe[0].proto.columns)
+    for key in ("self", "previous", "first", "last"):  # shares: "23.3%", "0.0%", "99.9%"
+        kind = columns[key]["type_config"]
+        # Streamlit writes a percent with (decimals of step) - 2 digits, always that many
+        assert kind["format"] == "percent" and kind["step"] == 0.001, key
+    for key in ("entropy", "distance", "max"):
+        assert columns[key]["type_config"]["format"] == "%.2f", key
+    shown = [c for c in columns.values() if not c.get("hidden")]
+    assert all(isinstance(c["width"], int) and c.get("label") for c in shown)
+    assert sum(c["width"] for c in shown) <= 530  # + the row picker: fits 564 px at 1024
+    assert all(len(c["label"]) <= 10 for c in shown)  # the meaning goes in the help
+    assert all(c.get("help") for c in shown if c["label"] not in ("head", "looks like", "self"))
 
 
 def test_token_lines_follow_the_query_and_the_threshold():
@@ -193,7 +192,8 @@ def test_token_lines_follow_the_query_and_the_threshold():
         row = att[2, 0, h["head"], q]
         np.testing.assert_allclose(h["all"], row, atol=1e-6)
         assert [j for j, _ in h["lines"]] == [j for j in range(len(row)) if row[j] >= 0.01]
-    assert "under 0.01 are not drawn" in " ".join(c.value for c in at.caption)
+    said = " ".join(c.value for c in at.caption)
+    assert "under 0.01 are not drawn" in said and "one lane per head" in said
     assert not at.warning
     at.segmented_control(key="view").set_value("Heads").run()
     at.segmented_control(key="view").set_value("Token lines").run()

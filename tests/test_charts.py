@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from app.charts import attention as attention_charts
 from app.charts import encode as charts
 from app.snippets import config_source
 from app.state import closest, head_options, split_sentences
@@ -68,3 +69,24 @@ def test_config_source_names_every_sidebar_field_and_other_changes():
     assert "vocab_size" not in source
     cfg = EncoderConfig(d_model=64, n_heads=4, activation="gelu", layer_norm_eps=1e-6)
     assert eval(config_source(cfg)) == cfg and "layer_norm_eps=1e-06" in config_source(cfg)
+
+
+def test_bar_ticks_are_round_and_cover_the_range():
+    assert attention_charts.ticks(0, 1) == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert attention_charts.ticks(-0.217, 0.217) == [-0.2, 0.0, 0.2]
+    assert attention_charts.ticks(0, 0.003) == [0.0, 0.001, 0.002, 0.003]
+
+
+def test_bars_panel_is_json_numbers_on_a_shared_or_symmetric_scale():
+    bars = attention_charts.bars_panel(np.array([0.25, 0.75]), ["0 · a", "1 · b"], "t")
+    assert (bars["lo"], bars["hi"], bars["values"]) == (0.0, 1.0, [0.25, 0.75])
+    diff = attention_charts.bars_panel(np.array([-0.1, 0.05]), ["a", "b"], "d", top=0.1,
+                                       diverging=True)  # fmt: skip
+    assert (diff["lo"], diff["hi"]) == (-0.1, 0.1) and 0.0 in diff["ticks"]
+
+
+def test_a_map_of_every_head_can_be_picked_from():
+    z = np.zeros((2, 3))
+    panel = attention_charts.matrix_panel(z, ["L0", "L1"], ["H0", "H1", "H2"], "t", pick=(1, 2))
+    assert panel["pick"] and panel["selected"] == [1, 2]
+    assert not attention_charts.matrix_panel(z, ["a", "b"], ["a", "b", "c"], "t")["pick"]

@@ -114,8 +114,14 @@ def matrix_panel(
     axes: tuple[str, str] = QUERY_KEY,
     note: str | None = None,
     file: str = "attention",
+    arrow: str = "→",
+    pick: tuple[int, int] | None = None,
 ) -> dict:
-    """One heatmap: query rows, key columns; hover says "query → key: weight". Shape: (R, C)"""
+    """One heatmap: query rows, key columns; hover says "query → key: weight". Shape: (R, C)
+
+    ``pick`` (a map of every head: layer rows, head columns): the cell outlined as chosen; a
+    click on a cell sends {"layer": row, "head": column}.
+    """
     return {
         "kind": "matrix",
         "title": title,
@@ -126,7 +132,9 @@ def matrix_panel(
         "zmax": float(zmax) if zmax > zmin else float(zmin) + 1.0,
         "stops": _stops(DIVERGING if diverging else SEQUENTIAL),
         "scale": scale,
-        "arrow": "→",
+        "arrow": arrow,
+        "pick": pick is not None,
+        "selected": None if pick is None else [int(pick[0]), int(pick[1])],
         "xlabel": f"{axes[0]} →, colour {scale}",
         "ylabel": f"{axes[1]} ↓",
         "note": note,
@@ -210,6 +218,53 @@ def lines_panel(
         "note": note,
         "file": "attention_lines",
     }
+
+
+def bars_panel(
+    values: np.ndarray,
+    labels: list[str],
+    title: str,
+    *,
+    prefix: str = "",
+    highlight: int = -1,
+    top: float = 1.0,
+    diverging: bool = False,
+    xlabel: str = "weight",
+    note: str | None = None,
+    file: str = "attention_bars",
+) -> dict:
+    """Horizontal bars, one per label (a query's weight on each word): 0 to ``top``, or
+    −``top`` to ``top`` in red (positive) and blue when ``diverging``. Shape: values (W,)"""
+    top = float(top) if top > 0 else 1.0
+    lo = -top if diverging else 0.0
+    return {
+        "kind": "bars",
+        "title": title,
+        "labels": labels,
+        "values": np.round(np.asarray(values, dtype=np.float64), DIGITS).tolist(),
+        "lo": lo,
+        "hi": top,
+        "ticks": ticks(lo, top),
+        "diverging": diverging,
+        "color": "#4f46e5",
+        "highlight": int(highlight),
+        "prefix": prefix,
+        "missing": "–",
+        "xlabel": xlabel,
+        "note": note,
+        "file": file,
+    }
+
+
+def ticks(lo: float, hi: float, most: int = 4) -> list[float]:
+    """Round tick values (steps of 1, 2, 2.5 or 5 times a power of ten) from ``lo`` to ``hi``."""
+    span = hi - lo
+    if span <= 0:
+        return [lo]
+    base = 10 ** math.floor(math.log10(span / most))
+    step = next(m * base for m in (1, 2, 2.5, 5, 10) if span / (m * base) <= most)
+    first = math.ceil(lo / step - 1e-9)
+    return [round(k * step, 10) for k in range(first, math.floor(hi / step + 1e-9) + 1)]
 
 
 def _stops(stops) -> list:

@@ -9,6 +9,7 @@ block of the sentences asked for is kept: one layer's weights are alive at a tim
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import time
@@ -78,8 +79,11 @@ def sentence_attention(
             f"(the limit is {compute.MAX_FLOATS * 4 / 1e6:,.0f} MB). Use a smaller max_len or "
             "fewer layers."
         )
+    # peak: the maps kept + one layer's working tensors; waits for room on the server
+    shape = batch.input_ids.shape  # (B, S)
+    peak = compute.limiter.forward_bytes(cfg.d_model, cfg.n_heads, cfg.d_ff, *shape, floats)
     started = time.perf_counter()
-    with torch.inference_mode():
+    with compute.limiter.admit(peak), torch.inference_mode():
         if choice.train:
             with compute.TRAIN_LOCK, torch.random.fork_rng():
                 torch.manual_seed(choice.seed)  # the same dropout masks as compute.forward
@@ -164,3 +168,57 @@ def attention_npz(
         max_len=np.array(choice.max_len),
     )
     return buf.getvalue()
+
+
+# ---- Compare: one query token of each sentence, against the words of its sentence -------------
+
+
+def word_groups(enc: Encoding, positions: list[int]) -> list[tuple[str, list[int]]]:
+    """The words of the tokens shown (``positions``, in order): their text and their indices
+    among the shown tokens. A word split into pieces is one group; special tokens stand alone."""
+    index = {p: i for i, p in enumerate(positions)}
+    groups = []
+    for text, tokens in enc.words():
+        kept = [index[t] for t in tokens if t in index]
+        if kept:
+            groups.append((text, kept))
+    return groups
+
+
+def word_weights(rows: np.ndarray, groups: list[tuple[str, list[int]]]) -> np.ndarray:
+    """Attention on each word: the sum over its tokens (a row that sums to 1 still does).
+
+    Shape: rows (..., n) -> (..., W)
+    """
+    return np.stack([rows[..., idx].sum(axis=-1) for _, idx in groups], axis=-1)
+
+
+def align_words(a: list[str], b: list[str]) -> list[tuple[int | None, int | None]]:
+    """Line two sentences' words up: equal words (case aside) pair, as do the words of a stretch
+    replaced one for one ("cat" / "dog"); the rest stand alone, (i, None) or (None, j)."""
+    pairs: list[tuple[int | None, int | None]] = []
+    matcher = difflib.SequenceMatcher(None, [w.lower() for w in a], [w.lower() for w in b], False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
+            pairs += zip(range(i1, i2), range(j1, j2), strict=True)
+        else:
+            pairs += [(i, None) for i in range(i1, i2)] + [(None, j) for j in range(j1, j2)]
+    return pairs
+
+
+def row_distance(wa: np.ndarray, wb: np.ndarray, pairs) -> np.ndarray:
+    """How differently two query tokens spread their weight over their sentences' words: half
+    the summed |difference| on aligned words plus half of each one's weight on words the other
+    sentence lacks (total variation). 0: the same weights on the same words; 1: no shared word.
+
+    Shape: wa (..., Wa), wb (..., Wb) -> (...)
+    """
+    total = np.zeros(wa.shape[:-1], dtype=np.float64)
+    for i, j in pairs:
+        if i is not None and j is not None:
+            total += np.abs(wa[..., i].astype(np.float64) - wb[..., j])
+        elif i is not None:
+            total += wa[..., i]
+        else:
+            total += wb[..., j]
+    return total / 2

@@ -7,9 +7,15 @@ from app.state import ModelChoice
 
 
 def attention_snippet(
-    choice: ModelChoice, sentences: list[str], sentence: int, layer: int, head: int
+    choice: ModelChoice,
+    sentences: list[str],
+    sentence: int,
+    layer: int,
+    head: int,
+    compare: tuple[int, int, int] | None = None,
 ) -> str:
-    """The Attention page's numbers: one head's map, the rollout and the head statistics."""
+    """The Attention page's numbers: one head's map, the rollout and the head statistics; with
+    ``compare`` (other sentence, query position in each), Compare's rows word by word."""
     lines = [
         python_snippet(choice, sentences, attentions=True).rstrip("\n"),
         "",
@@ -25,4 +31,19 @@ def attention_snippet(
         "stats = head_statistics(att)  # dict of (layers, heads) arrays",
         'print(np.round(stats["entropy"], 2))  # bits: 0 = one key, log2(n) = uniform',
     ]
+    if compare is not None:
+        other, qa, qb = compare
+        lines += [
+            "",
+            "# Compare: one query token of each sentence, its weight on each word (tokens summed)",
+            f"b2, qa, qb = {other}, {qa}, {qb}  # the other sentence; the two query positions",
+            "n2 = int(batch.attention_mask[b2].sum())",
+            "att2 = torch.stack(out.attentions)[:, b2, :, :n2, :n2].numpy()",
+            "row = [(w, float(att[layer, head, qa, i].sum()))",
+            "       for w, i in batch.encodings[b].words()]",
+            "row2 = [(w, float(att2[layer, head, qb, i].sum()))",
+            "        for w, i in batch.encodings[b2].words()]",
+            "print([(w, round(x, 3)) for w, x in row])",
+            "print([(w, round(x, 3)) for w, x in row2])",
+        ]
     return "\n".join(lines) + "\n"

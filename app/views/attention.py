@@ -3,33 +3,51 @@ two sentences side by side, and exports."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import streamlit as st
 
 from app import compute, state, ui
 from app.charts import attention as charts
 from app.charts import attention_stats as head_table
-from app.components.attention_canvas import attention_canvas, trigger
+from app.components.attention_canvas import attention_canvas, pick_head, pick_query
 from app.compute import attention as attn
 from app.snippets.attention import attention_snippet
+from app.views.attention_compare import compare_view
 from encoder.analysis import attention_rollout, head_statistics
 
 VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare"]
 LINE_MIN = 0.01  # token lines below this weight are not drawn
 RESIDUAL = 0.5  # rollout's weight of the residual connection
-SHARE = st.column_config.NumberColumn(format="percent", width="small")
+
+
+def share(label: str, help: str) -> st.column_config.NumberColumn:
+    """A share of weight, always with one decimal ("23.3%", "0.0%"): step 0.001 fixes them."""
+    return st.column_config.NumberColumn(label, format="percent", step=0.001, width=54, help=help)
+
+
+# short headers (their meaning in the help) and fixed widths: the table fits 1024 px screens
 STATS_COLUMNS = {
-    "head": st.column_config.TextColumn("head", width="small", pinned=True),
+    "head": st.column_config.TextColumn("head", width=52, pinned=True),
     "layer": None,
     "head_index": None,
-    "entropy": st.column_config.NumberColumn("entropy (bits)", format="%.2f", width="small"),
-    "distance": st.column_config.NumberColumn("distance", format="%.2f", width="small",
-                                              help="Mean |query − key| position, weighted"),
-    "self": SHARE, "previous": SHARE,
-    "first": st.column_config.NumberColumn("first ([CLS])", format="percent", width="small"),
-    "last": st.column_config.NumberColumn("last ([SEP])", format="percent", width="small"),
-    "max": st.column_config.NumberColumn("max weight", format="%.2f", width="small"),
-    "looks like": st.column_config.TextColumn("looks like", width="medium"),
+    "entropy": st.column_config.NumberColumn(
+        "entropy", format="%.2f", width=56,
+        help="In bits: 0 = all weight on one key, log2(tokens) = spread evenly",
+    ),
+    "distance": st.column_config.NumberColumn(
+        "dist.", format="%.2f", width=50,
+        help="Distance: the mean |query − key| position, weighted by attention",
+    ),
+    "self": share("self", "Weight on the query token itself"),
+    "previous": share("prev.", "Weight on the token just before the query"),
+    "first": share("[CLS]", "Weight on the first token ([CLS])"),
+    "last": share("[SEP]", "Weight on the last token ([SEP])"),
+    "max": st.column_config.NumberColumn(
+        "max", format="%.2f", width=44, help="Each row's largest weight, averaged over the rows"
+    ),
+    "looks like": st.column_config.TextColumn("looks like", width=104),
 }  # fmt: skip
 EXPLAINER = (
     "In every layer, each head lets every token (the **query**, a row) take a weighted mix of "
@@ -41,12 +59,13 @@ EXPLAINER = (
     "network and every later layer, and a sharp head can carry little. A view of the "
     "plumbing, not an explanation.\n\n"
     "**Try this**\n"
-    '- Type "She sat on the river bank." and "He opened a bank account." on two lines, then '
-    "open *Compare* on the token *bank*: which heads treat the two banks differently?\n"
+    '- Type "She sat on the river bank." and "He opened a bank account." on two lines, open '
+    "*Compare* and pick *bank*: the map of every head shows which heads send the two banks to "
+    "different words; click one to see where each bank looks.\n"
     '- Type "The animal didn\'t cross the street because it was too tired", choose *Token '
     "lines*, click *it*, and step through the layers: look for a head that points at *animal*.\n"
-    "- *Head statistics*: sort by *previous* to find heads that look one token back, or by "
-    "*first* for heads that park on [CLS]; click a row to open the head.\n"
+    "- *Head statistics*: sort by *prev.* to find heads that look one token back, or by "
+    "*[CLS]* for heads that park on [CLS]; click a row to open the head.\n"
     "- Switch the sidebar to *From scratch*: random weights give near-uniform heads (high "
     "entropy), and the overview turns into flat grey-blue tiles."
 )
@@ -55,7 +74,8 @@ choice = ui.header("Attention", EXPLAINER)
 texts = ui.sentences()
 B = len(texts)
 messages = st.container()  # truncation notes land above the controls
-for key in ("token", "lheads", "other"):  # keep a hidden view's pickers for when it returns
+# keep a hidden view's pickers for when it returns
+for key in ("token", "otoken", "lheads", "other"):
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
@@ -93,18 +113,6 @@ enc = result.encodings[pick]
 L, H, n = att.shape[0], att.shape[1], att.shape[-1]
 
 
-def set_head(layer: int, head: int, go: str | None = None) -> None:
-    st.session_state["layer"], st.session_state["head"] = layer, head
-    if go:
-        st.session_state["view"] = go
-
-
-def on_pick() -> None:
-    hit = trigger("overview", "pick")
-    if isinstance(hit, dict):
-        set_head(int(hit["layer"]), int(hit["head"]))
-
-
 # every view shows these (greyed where they do not apply), so any link to the page fits any view
 with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
     layer = ui.bound_select("Layer", list(range(L)), "layer", width=110)
@@ -140,17 +148,19 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
     )
 
 
-def shown(a: np.ndarray, e) -> tuple[np.ndarray, list[str], str]:
-    """The maps as drawn (special tokens hidden if asked), their labels, and a title suffix."""
+def shown(a: np.ndarray, e) -> tuple[np.ndarray, list[str], str, list[int]]:
+    """The maps as drawn (special tokens hidden if asked), their labels, a title suffix, and
+    the positions of the tokens kept."""
     if hide and any(e.special) and not all(e.special):
         kept, positions = attn.without_special(a, e.special)
-        return kept, charts.labels([e.tokens[p] for p in positions], positions), " · renormalised"
-    return a, charts.labels(e.tokens), ""
+        labels = charts.labels([e.tokens[p] for p in positions], positions)
+        return kept, labels, " · renormalised", positions
+    return a, charts.labels(e.tokens), "", list(range(len(e.tokens)))
 
 
 if hide and all(enc.special):
     st.info("This sentence has only special tokens: nothing is left to show without them.")
-maps, tokens, renorm = shown(att, enc)
+maps, tokens, renorm, _ = shown(att, enc)
 name = f"L{layer} H{head}"
 file = f"attention_s{pick + 1}_L{layer}_H{head}" + ("_renormalised" if renorm else "")
 summary = f"Attention of sentence {pick + 1}: " + " ".join(enc.tokens)
@@ -160,6 +170,7 @@ if choice.train:
         "longer sum to exactly 1."
     )
 
+compared = None  # Compare's two query positions, for the snippet
 if view == "Heads":
     z = maps[layer, head]
     top, scale = charts.weight_scale(z, own_max)
@@ -174,7 +185,7 @@ if view == "Heads":
         key="overview",
         summary=summary,
         min_width=520 if len(tokens) <= 48 else 720,  # long sentences: a bigger detail
-        on_pick=on_pick,
+        on_pick=partial(pick_head, "overview"),
     )
     overview = "each tile 0 to its own max" if own_max else "0 to 1 in every tile"
     st.caption(
@@ -206,21 +217,18 @@ elif view == "Token lines":
         f"Layer {layer}: where “{tokens[q]}” looks{renorm}",
     )  # fmt: skip
 
-    def on_query(options: list[str] = tokens, offset: int = panel["offset"]) -> None:
-        hit = trigger("lines", "query")
-        if isinstance(hit, int) and 0 <= offset + hit < len(options):
-            st.session_state["token"] = options[offset + hit]
-
     attention_canvas(
         [panel],
         key="lines",
         summary=summary,
-        on_query=on_query,
+        on_query=partial(pick_query, "lines", tokens, panel["offset"]),
     )
     st.caption(
-        f"One colour per head; a line's opacity is its weight. Lines under {LINE_MIN} are not "
-        "drawn (keys shaded by their largest weight). Click a token on the left to make it the "
-        "query; hover a key for every head's weight."
+        f"One colour and one lane per head: each head's lines leave the query and reach every "
+        "key at its own height in the row, so heads that look at the same key run side by side "
+        f"instead of on top of each other. A line's opacity is its weight; lines under "
+        f"{LINE_MIN} are not drawn (keys shaded by their largest weight). Click a token on the "
+        "left to make it the query; hover a key for every head's weight."
     )
 
 elif view == "Mean & rollout":
@@ -261,11 +269,6 @@ elif view == "Head statistics":
     stats = head_statistics(att)  # every token, [CLS] and [SEP] included
     frame = head_table.table(stats, n)
 
-    def on_row() -> None:
-        rows = st.session_state["stats"].selection.rows
-        if rows:
-            set_head(int(frame.layer[rows[0]]), int(frame.head_index[rows[0]]), "Heads")
-
     st.caption(
         f"Every head of sentence {pick + 1}, its {n} tokens ([CLS] and [SEP] included), "
         "averaged over the query rows. Sort by a column's header; click a row to open that head."
@@ -274,9 +277,13 @@ elif view == "Head statistics":
         frame,
         hide_index=True,
         key="stats",
-        on_select=on_row,
+        # st.dataframe takes no callback args: a partial carries the rows' heads
+        on_select=partial(
+            state.select_head, "stats", frame.layer.tolist(), frame.head_index.tolist()
+        ),
         selection_mode="single-row",
         height=min(38 + 35 * len(frame), 460),
+        width="content",  # as wide as its columns: fits 1024 px, not stretched at 1920
         column_config=STATS_COLUMNS,
     )
     looks = head_table.short_kind(stats, layer, head, n) or "no clear pattern by these rules"
@@ -290,40 +297,14 @@ elif view == "Head statistics":
                 st.button(
                     f"L{lh} H{hh}",
                     key=f"go_{lh}_{hh}",
-                    on_click=set_head,
-                    args=(lh, hh, "Heads"),
+                    on_click=state.assign,
+                    kwargs=dict(layer=lh, head=hh, view="Heads"),
                     help="Open this head",
                 )
 
 elif view == "Compare":
-    enc_b = result.encodings[other]
-    maps_b, tokens_b, _ = shown(result.of(other), enc_b)
-    za, zb = maps[layer, head], maps_b[layer, head]
-    top, scale = charts.weight_scale(np.concatenate([za.ravel(), zb.ravel()]), own_max)
-    panels = [
-        charts.matrix_panel(za, tokens, tokens, f"Sentence {pick + 1} · {name}{renorm}",
-                            zmax=top, scale=scale, file=file),
-        charts.matrix_panel(zb, tokens_b, tokens_b, f"Sentence {other + 1} · {name}{renorm}",
-                            zmax=top, scale=scale, file=f"attention_s{other + 1}_L{layer}_H{head}"),
-    ]  # fmt: skip
-    if za.shape == zb.shape:
-        pairs = zip(tokens, tokens_b, strict=True)
-        both = [a if a == b else f"{a} / {b.split(' · ', 1)[1]}" for a, b in pairs]
-        title = f"Difference: sentence {other + 1} − sentence {pick + 1}"
-        panels.append(charts.difference_panel(zb - za, both, both, title))
-    attention_canvas(panels, key="compare", summary=summary, min_width=380)
-    if za.shape != zb.shape:
-        st.info(
-            f"No difference map: sentence {pick + 1} has {len(tokens)} tokens and sentence "
-            f"{other + 1} has {len(tokens_b)}, so their rows and columns do not line up. A "
-            "minimal pair that tokenises to the same length (“The cat sat on the mat” / “The "
-            "dog sat on the mat”) does."
-        )
-    else:
-        st.caption(
-            f"Red: sentence {other + 1} puts more weight there, blue: less. Both maps share "
-            "one colour scale."
-        )
+    qa, qb = compare_view(result, pick, other, layer, head, own_max, shown, summary)
+    compared = (other, qa, qb)
 
 if view in ("Heads", "Compare"):
     with st.container(horizontal=True, gap="small"):
@@ -348,4 +329,4 @@ if view in ("Heads", "Compare"):
         "exact view: *Share this view* in the sidebar."
     )
 
-ui.snippet(attention_snippet(choice, texts, pick, layer, head))
+ui.snippet(attention_snippet(choice, texts, pick, layer, head, compared))

@@ -1,9 +1,10 @@
 """A canvas component (st.components.v2) for attention: the overview of every head, heatmaps,
-token lines. The panels it draws are plain dicts built by ``app.charts.attention``; their numbers
-travel as JSON, so tests read them from the element's ``json``.
+token lines, bars. The panels it draws are plain dicts built by ``app.charts.attention``; their
+numbers travel as JSON, so tests read them from the element's ``json``.
 
-Clicks come back as trigger values: ``pick`` ({"layer", "head"}) on the overview, ``query`` (a
-token index) on the token lines; pass callbacks to act on them before the page reruns.
+Clicks come back as trigger values: ``pick`` ({"layer", "head"}) on the overview and on a
+matrix panel marked ``pick``, ``query`` (a token index) on the token lines; pass callbacks to
+act on them before the page reruns. Each panel's PNG is drawn again at 3× its size on screen.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ NAME = "encoder_explorer.attention_canvas"
 # registered once per process; mounting re-registers it on AppTest's fresh runtimes by itself
 _mount = st.components.v2.component(
     NAME,
-    js=(HERE / "panels.js").read_text() + "\n" + (HERE / "canvas.js").read_text(),  # one module
+    js="\n".join((HERE / f).read_text() for f in ("panels.js", "lines.js", "canvas.js")),
     css=(HERE / "canvas.css").read_text(),
     isolate_styles=False,  # plain DOM: the bench's MutationObserver and Playwright see inside
 )
@@ -51,3 +52,22 @@ def trigger(key: str, event: str):
     """The value a click sent (inside the callback), or None."""
     state = st.session_state.get(key)
     return None if state is None else state.get(event)
+
+
+# Callbacks for the clicks, here rather than in a page: Streamlit keeps a callback until the
+# next run, and one defined in a page would keep the page's arrays alive with it (app.state).
+def pick_head(key: str, view: str | None = None) -> None:
+    """``on_pick`` of canvas ``key``: open the clicked head (and ``view``, if given)."""
+    hit = trigger(key, "pick")
+    if isinstance(hit, dict):
+        st.session_state.update(layer=int(hit["layer"]), head=int(hit["head"]))
+        if view:
+            st.session_state["view"] = view
+
+
+def pick_query(key: str, options: list[str], offset: int, target: str = "token") -> None:
+    """``on_query`` of canvas ``key``: put the clicked token (``options[offset + index]``) in
+    the picker ``target``."""
+    hit = trigger(key, "query")
+    if isinstance(hit, int) and 0 <= offset + hit < len(options):
+        st.session_state[target] = options[offset + hit]

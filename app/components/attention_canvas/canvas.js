@@ -1,5 +1,27 @@
-// Attention canvas, part 2: mount the panels, lay them out, and wire hover, click and export.
-// Follows panels.js in the same module (joined by the Python wrapper).
+// Attention canvas, part 3: mount the panels, lay them out, and wire hover, click and export.
+// Follows panels.js and lines.js in the same module (joined by the Python wrapper).
+
+const DRAW = { matrix: drawMatrix, grid: drawGrid, lines: drawLines, bars: drawBars };
+
+function exportPng(panel) {
+  // the panel drawn again at EXPORT_SCALE (or the screen's, if finer) on white, its title on
+  // top: sharp on a slide, whatever the screen it was saved from
+  const { p } = panel;
+  const scale = Math.max(EXPORT_SCALE, window.devicePixelRatio || 1);
+  const body = document.createElement("canvas");
+  const g = DRAW[p.kind](body, p, panel.width, scale, "#fff");
+  const band = p.title ? 26 : 0;
+  const out = document.createElement("canvas");
+  const ctx = setupCanvas(out, g.w, g.h + band, scale, "#fff");
+  if (band) {
+    ctx.font = `600 15px ${FONT}`;
+    ctx.fillStyle = INK;
+    ctx.textBaseline = "middle";
+    ctx.fillText(p.title, 2, 12, g.w - 4);
+  }
+  ctx.drawImage(body, 0, band, g.w, g.h);
+  return out;
+}
 
 // ---- mounting ---------------------------------------------------------------------------------
 
@@ -22,25 +44,15 @@ export default function (component) {
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", p.title || p.kind);
     fig.appendChild(canvas);
-    if (p.kind === "lines") {
-      const legend = el("div", "axc-legend");
-      for (const h of p.heads) {
-        const chip = el("span", "axc-chip", `H${h.head}`);
-        chip.style.borderColor = h.color;
-        chip.style.color = h.color;
-        legend.appendChild(chip);
-      }
-      fig.appendChild(legend);
-    }
     if (p.note) fig.appendChild(el("div", "axc-note", p.note));
     const tools = el("div", "axc-tools");
     const png = el("button", "axc-btn", "PNG");
-    png.title = "Download this picture as PNG";
-    png.onclick = () => canvas.toBlob((b) => download(`${p.file || "attention"}.png`, b));
+    png.title = `Download this picture as PNG (${EXPORT_SCALE}× its size on screen)`;
+    const panel = { p, fig, canvas, tools, g: null, width: 0 };
+    png.onclick = () => exportPng(panel).toBlob((b) => download(`${p.file || "attention"}.png`, b));
     tools.appendChild(png);
     fig.appendChild(tools);
     row.appendChild(fig);
-    const panel = { p, fig, canvas, tools, g: null, img: null };
     if (p.kind === "matrix") {
       const svg = el("button", "axc-btn", "SVG");
       svg.title = "Download this heatmap as SVG";
@@ -63,29 +75,38 @@ export default function (component) {
     const each = Math.floor((width - (per - 1) * GAP) / per);
     for (const panel of panels) {
       const { p, canvas } = panel;
-      if (p.kind === "matrix") panel.g = drawMatrix(canvas, p, each);
-      else if (p.kind === "grid") panel.g = drawGrid(canvas, p, each, panel.img);
-      else if (p.kind === "lines") panel.g = drawLines(canvas, p, each);
-      panel.fig.style.width = `${Math.min(each, panel.g.w)}px`;
+      panel.width = each;
+      panel.g = DRAW[p.kind](canvas, p, each);
+      // the figure holds its canvas whole; a small canvas (one head) still gets room for its
+      // title, so it does not wrap word by word
+      panel.fig.style.width = `${Math.max(panel.g.w, Math.min(each, 320))}px`;
+      canvas.dataset.geometry = JSON.stringify(
+        Object.fromEntries(Object.entries(panel.g).filter(([, v]) => typeof v === "number")));
     }
     root.setAttribute("data-drawn", String(++serial));
   };
 
-  for (const panel of panels) if (panel.p.kind === "grid") panel.img = gridImage(panel.p);
   paint();
 
   for (const panel of panels) {
     const { p, canvas } = panel;
     const local = (e) => {
+      // in the geometry's CSS px, even if the page squeezed the canvas
       const r = canvas.getBoundingClientRect();
-      return [e.clientX - r.left, e.clientY - r.top];
+      const kx = panel.g && r.width ? panel.g.w / r.width : 1;
+      const ky = panel.g && r.height ? panel.g.h / r.height : 1;
+      return [(e.clientX - r.left) * kx, (e.clientY - r.top) * ky];
     };
     canvas.addEventListener("mousemove", (e) => {
       if (!panel.g) return;
       const [x, y] = local(e);
       let text = null;
       let clickable = false;
-      if (p.kind === "matrix") text = matrixHover(panel.g, p, x, y);
+      if (p.kind === "matrix") {
+        text = matrixHover(panel.g, p, x, y);
+        clickable = Boolean(text && p.pick);
+        if (clickable) text += ": click to open";
+      } else if (p.kind === "bars") text = barsHover(panel.g, p, x, y);
       else if (p.kind === "grid") {
         const hit = gridHit(panel.g, p, x, y);
         if (hit) { text = `L${hit.layer} H${hit.head}: click to open`; clickable = true; }
@@ -109,6 +130,9 @@ export default function (component) {
       if (p.kind === "grid") {
         const hit = gridHit(panel.g, p, x, y);
         if (hit) setTriggerValue("pick", hit);
+      } else if (p.kind === "matrix" && p.pick) {
+        const hit = matrixCell(panel.g, x, y);
+        if (hit) setTriggerValue("pick", { layer: hit.i, head: hit.j });
       } else if (p.kind === "lines") {
         const hit = linesHit(panel.g, x, y);
         if (hit && hit.side === "query") setTriggerValue("query", hit.i);

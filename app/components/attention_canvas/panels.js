@@ -1,13 +1,18 @@
-// Attention canvas, part 1: drawing the panels (an overview grid of every head, a heatmap of
-// one matrix, BertViz-style token lines) and hit-testing them. Part 2 (canvas.js) mounts them;
-// the Python wrapper joins both into one module. Token text only ever reaches the page as
-// canvas text or textContent, never as HTML.
+// Attention canvas, part 1: shared helpers, a heatmap of one matrix and the overview grid of
+// every head, and their hit-testing. lines.js draws token lines and bars; canvas.js mounts the
+// panels; the Python wrapper joins the files into one module. Token text only ever reaches the
+// page as canvas text or textContent, never as HTML.
+//
+// Every draw function takes (canvas, panel, width, scale, background) and returns the geometry
+// it drew, whose w x h (CSS px) holds everything drawn, outlines included: the canvas is sized
+// to it, so nothing is cut at the edges on screen or in the PNG (drawn again at EXPORT_SCALE).
 
 const FONT = '"Source Sans", "Source Sans Pro", "Segoe UI", Helvetica, Arial, sans-serif';
 const INK = "#31333f";
 const MUTED = "#6b7280";
 const ACCENT = "#f59e0b";
 const GAP = 28; // px between panels
+const EXPORT_SCALE = 3; // PNG pixels per CSS pixel: sharp on a slide or a projector
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -40,15 +45,20 @@ function fmt(v) {
   return a !== 0 && a < 0.001 ? v.toExponential(2) : v.toFixed(4);
 }
 
-function setupCanvas(canvas, w, h) {
-  const dpr = window.devicePixelRatio || 1;
-  canvas.width = Math.round(w * dpr);
-  canvas.height = Math.round(h * dpr);
+function setupCanvas(canvas, w, h, scale, background) {
+  // w, h in CSS px (whole numbers); the bitmap holds scale device pixels per CSS px
+  const k = scale || window.devicePixelRatio || 1;
+  canvas.width = Math.round(w * k);
+  canvas.height = Math.round(h * k);
   canvas.style.width = `${w}px`;
-  canvas.style.height = `${h}px`;
+  canvas.style.aspectRatio = `${w} / ${h}`; // height follows, also where max-width squeezes it
   const ctx = canvas.getContext("2d");
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  ctx.setTransform(canvas.width / w, 0, 0, canvas.height / h, 0, 0);
   ctx.clearRect(0, 0, w, h);
+  if (background) {
+    ctx.fillStyle = background;
+    ctx.fillRect(0, 0, w, h);
+  }
   return ctx;
 }
 
@@ -73,18 +83,26 @@ function matrixGeometry(ctx, p, width) {
   const nr = p.z.length;
   const nc = nr ? p.z[0].length : 0;
   const widest = (labels) => Math.max(0, ...labels.map((s) => ctx.measureText(s).width));
-  const left = Math.min(150, widest(p.rows)) + 22; // + the rotated "query" title
+  const left = Math.ceil(Math.min(150, widest(p.rows))) + 22; // + the rotated "query" title
   const bar = 64;
-  const cell = Math.max(1, Math.min(34, Math.floor((width - left - bar - 6) / Math.max(nc, 1))));
-  const bottom = Math.min(110, widest(p.cols) * 0.87 + 10) + 20;
-  return { nr, nc, left, bar, cell, top: 6, bottom,
-    w: left + nc * cell + bar + 6, h: 6 + nr * cell + bottom };
+  // whole-pixel cells while they fit; below 1 px (hundreds of tokens on a narrow screen) a
+  // fraction, so the matrix still fits the width instead of running off the frame
+  const room = (width - left - bar - 6) / Math.max(nc, 1);
+  const cell = room >= 1 ? Math.min(34, Math.floor(room)) : Math.max(0.25, room);
+  const bottom = Math.ceil(Math.min(110, widest(p.cols) * 0.87 + 10)) + 20;
+  const top = 6;
+  // the axis titles stay whole on a small matrix: the canvas grows to hold them
+  const xtitle = Math.ceil(ctx.measureText(p.xlabel).width) + 8;
+  const ytitle = Math.ceil(ctx.measureText(p.ylabel).width) + 8;
+  const w = Math.ceil(Math.max(left + nc * cell + bar + 6, Math.min(xtitle, width)));
+  return { nr, nc, left, bar, cell, top, bottom, w,
+    h: Math.ceil(top + Math.max(nr * cell, ytitle) + bottom) };
 }
 
-function drawMatrix(canvas, p, width) {
+function drawMatrix(canvas, p, width, scale, background) {
   const probe = canvas.getContext("2d");
   const g = matrixGeometry(probe, p, width);
-  const ctx = setupCanvas(canvas, g.w, g.h);
+  const ctx = setupCanvas(canvas, g.w, g.h, scale, background);
   const stops = p.stops;
   const span = p.zmax - p.zmin || 1;
   // one pixel per cell through a 256-colour table, then scaled up without smoothing: far
@@ -110,7 +128,15 @@ function drawMatrix(canvas, p, width) {
   ctx.imageSmoothingEnabled = false;
   ctx.drawImage(off, g.left, g.top, g.nc * g.cell, g.nr * g.cell);
   ctx.strokeStyle = "#d1d5db";
+  ctx.lineWidth = 1;
   ctx.strokeRect(g.left - 0.5, g.top - 0.5, g.nc * g.cell + 1, g.nr * g.cell + 1);
+  if (p.selected) { // the chosen cell, outlined inside its own square (never cut at an edge)
+    const [si, sj] = p.selected;
+    ctx.strokeStyle = ACCENT;
+    ctx.lineWidth = 3;
+    ctx.strokeRect(g.left + sj * g.cell + 1.5, g.top + si * g.cell + 1.5, g.cell - 3, g.cell - 3);
+    ctx.lineWidth = 1;
+  }
   ctx.fillStyle = INK;
   ctx.font = `12px ${FONT}`;
   const step = Math.max(1, Math.ceil(13 / g.cell));
@@ -129,9 +155,11 @@ function drawMatrix(canvas, p, width) {
   }
   ctx.fillStyle = MUTED;
   ctx.textAlign = "center";
-  ctx.fillText(p.xlabel, g.left + (g.nc * g.cell) / 2, g.h - 8);
+  const half = ctx.measureText(p.xlabel).width / 2;
+  const xc = Math.min(Math.max(g.left + (g.nc * g.cell) / 2, half + 2), g.w - half - 2);
+  ctx.fillText(p.xlabel, xc, g.h - 8, g.w - 4);
   ctx.save();
-  ctx.translate(9, g.top + (g.nr * g.cell) / 2);
+  ctx.translate(9, g.top + Math.max(g.nr * g.cell, ctx.measureText(p.ylabel).width + 8) / 2);
   ctx.rotate(-Math.PI / 2);
   ctx.fillText(p.ylabel, 0, 0);
   ctx.restore();
@@ -154,6 +182,12 @@ function matrixHover(g, p, x, y) {
   const i = Math.floor((y - g.top) / g.cell);
   if (i < 0 || j < 0 || i >= g.nr || j >= g.nc) return null;
   return `${p.rows[i]} ${p.arrow} ${p.cols[j]}: ${fmt(p.z[i][j])}`;
+}
+
+function matrixCell(g, x, y) {
+  const j = Math.floor((x - g.left) / g.cell);
+  const i = Math.floor((y - g.top) / g.cell);
+  return i < 0 || j < 0 || i >= g.nr || j >= g.nc ? null : { i, j };
 }
 
 function matrixSvg(p, g) {
@@ -187,15 +221,19 @@ function matrixSvg(p, g) {
 // ---- the overview: every head of every layer, tiled ------------------------------------------
 
 function gridGeometry(p, width) {
+  // tiles shrink to fit the width (never below 2 px); the gap shrinks with them
   const left = 34;
   const top = 20;
-  const gap = 4;
-  const avail = width - left - (p.heads - 1) * gap;
-  const tile = Math.max(14, Math.min(p.max_tile, Math.floor(avail / p.heads)));
-  return { left, top, gap, tile,
-    w: left + p.heads * tile + (p.heads - 1) * gap,
-    h: top + p.layers * tile + (p.layers - 1) * gap };
+  const pad = 4; // the selected tile's outline (3 px, 2 px outside the tile) stays on the canvas
+  const fit = (gap) => Math.floor((width - left - pad - (p.heads - 1) * gap) / p.heads);
+  const gap = fit(4) >= 16 ? 4 : fit(2) >= 6 ? 2 : 1;
+  const tile = Math.max(2, Math.min(p.max_tile, fit(gap)));
+  return { left, top, gap, tile, pad,
+    w: left + p.heads * tile + (p.heads - 1) * gap + pad,
+    h: top + p.layers * tile + (p.layers - 1) * gap + pad };
 }
+
+const MOSAICS = new WeakMap();
 
 function gridImage(p) {
   // the mosaic of colour indices (one byte per pixel, base64) through the colour table
@@ -219,24 +257,35 @@ function gridImage(p) {
   return off;
 }
 
-function drawGrid(canvas, p, width, img) {
+function drawGrid(canvas, p, width, scale, background) {
   const g = gridGeometry(p, width);
-  const ctx = setupCanvas(canvas, g.w, g.h);
+  if (!MOSAICS.has(p)) MOSAICS.set(p, gridImage(p)); // decoded once per panel, not per paint
+  const img = MOSAICS.get(p);
+  const ctx = setupCanvas(canvas, g.w, g.h, scale, background);
   ctx.imageSmoothingEnabled = false;
   ctx.font = `12px ${FONT}`;
   ctx.fillStyle = MUTED;
   ctx.textAlign = "center";
   ctx.textBaseline = "middle";
-  for (let h = 0; h < p.heads; h++) ctx.fillText(`H${h}`, g.left + h * (g.tile + g.gap) + g.tile / 2, 9);
+  const every = Math.max(1, Math.ceil(24 / (g.tile + g.gap))); // head labels that fit
+  for (let h = 0; h < p.heads; h += every) {
+    ctx.fillText(`H${h}`, g.left + h * (g.tile + g.gap) + g.tile / 2, 9);
+  }
   ctx.textAlign = "right";
-  for (let l = 0; l < p.layers; l++) ctx.fillText(`L${l}`, g.left - 6, g.top + l * (g.tile + g.gap) + g.tile / 2);
+  const everyL = Math.max(1, Math.ceil(13 / (g.tile + g.gap)));
+  for (let l = 0; l < p.layers; l += everyL) {
+    ctx.fillText(`L${l}`, g.left - 6, g.top + l * (g.tile + g.gap) + g.tile / 2);
+  }
   for (let l = 0; l < p.layers; l++) {
     for (let h = 0; h < p.heads; h++) {
       const x = g.left + h * (g.tile + g.gap);
       const y = g.top + l * (g.tile + g.gap);
-      if (img) ctx.drawImage(img, h * p.cells, l * p.cells, p.cells, p.cells, x, y, g.tile, g.tile);
-      ctx.strokeStyle = "#e5e7eb";
-      ctx.strokeRect(x - 0.5, y - 0.5, g.tile + 1, g.tile + 1);
+      ctx.drawImage(img, h * p.cells, l * p.cells, p.cells, p.cells, x, y, g.tile, g.tile);
+      if (g.gap >= 2) {
+        ctx.strokeStyle = "#e5e7eb";
+        ctx.lineWidth = 1;
+        ctx.strokeRect(x - 0.5, y - 0.5, g.tile + 1, g.tile + 1);
+      }
       if (g.tile >= 46) {
         ctx.font = `10px ${FONT}`;
         const label = `L${l} H${h}`;
@@ -261,73 +310,5 @@ function gridHit(g, p, x, y) {
   if (h < 0 || l < 0 || h >= p.heads || l >= p.layers) return null;
   if (x - g.left - h * (g.tile + g.gap) > g.tile || y - g.top - l * (g.tile + g.gap) > g.tile) return null;
   return { layer: l, head: h };
-}
-
-// ---- token lines (BertViz's head view) -------------------------------------------------------
-
-function linesGeometry(ctx, p, width) {
-  const n = p.tokens.length;
-  const row = n > 64 ? 14 : 22;
-  ctx.font = `${n > 64 ? 11 : 13}px ${FONT}`;
-  const text = Math.min(160, Math.max(...p.tokens.map((t) => ctx.measureText(t).width))) + 10;
-  const w = Math.min(width, 2 * text + 420);
-  return { n, row, text, top: 22, w, h: 22 + n * row + 8, xl: text, xr: w - text };
-}
-
-function drawLines(canvas, p, width) {
-  const g = linesGeometry(canvas.getContext("2d"), p, width);
-  const ctx = setupCanvas(canvas, g.w, g.h);
-  const font = `${g.n > 64 ? 11 : 13}px ${FONT}`;
-  const y = (i) => g.top + (i + 0.5) * g.row;
-  ctx.font = `12px ${FONT}`;
-  ctx.fillStyle = MUTED;
-  ctx.textAlign = "right";
-  ctx.fillText("query", g.xl - 4, 10);
-  ctx.textAlign = "left";
-  ctx.fillText("keys", g.xr + 4, 10);
-  const shade = new Array(g.n).fill(0);
-  ctx.lineWidth = 2;
-  for (const head of p.heads) {
-    ctx.strokeStyle = head.color;
-    for (const [j, w] of head.lines) {
-      shade[j] = Math.max(shade[j], w);
-      ctx.globalAlpha = Math.min(1, w);
-      ctx.beginPath();
-      ctx.moveTo(g.xl + 4, y(p.query));
-      ctx.lineTo(g.xr - 4, y(j));
-      ctx.stroke();
-    }
-  }
-  ctx.globalAlpha = 1;
-  ctx.font = font;
-  ctx.textBaseline = "middle";
-  for (let i = 0; i < g.n; i++) {
-    if (i === p.query) {
-      ctx.fillStyle = "#fde68a";
-      ctx.fillRect(2, y(i) - g.row / 2 + 1, g.xl - 4, g.row - 2);
-    }
-    ctx.fillStyle = `rgba(79,70,229,${0.35 * Math.min(1, shade[i])})`;
-    ctx.fillRect(g.xr + 2, y(i) - g.row / 2 + 1, g.w - g.xr - 4, g.row - 2);
-    ctx.fillStyle = INK;
-    ctx.textAlign = "right";
-    ctx.fillText(p.tokens[i], g.xl - 6, y(i), g.xl - 10);
-    ctx.textAlign = "left";
-    ctx.fillText(p.tokens[i], g.xr + 6, y(i), g.w - g.xr - 10);
-  }
-  return g;
-}
-
-function linesHit(g, x, y) {
-  const i = Math.floor((y - g.top) / g.row);
-  if (i < 0 || i >= g.n) return null;
-  if (x <= g.xl) return { side: "query", i };
-  if (x >= g.xr) return { side: "key", i };
-  return null;
-}
-
-function linesHover(p, hit) {
-  if (hit.side === "query") return `${p.tokens[hit.i]}: click to show its lines`;
-  const parts = p.heads.map((h) => `H${h.head} ${fmt(h.all[hit.i])}`);
-  return `${p.tokens[p.query]} → ${p.tokens[hit.i]}: ${parts.join(" · ")}`;
 }
 
