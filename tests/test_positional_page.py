@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import torch
@@ -13,10 +11,8 @@ from streamlit.testing.v1 import AppTest
 from app.compute import positional as pc
 from encoder import Encoder, EncoderConfig
 from encoder.analysis import cosine_matrix
-from encoder.experiments import order_test
 from encoder.positional import relative_rotation, sinusoidal_table, wavelengths
 from encoder.pretrained import load_minilm
-from encoder.tokenizer import default_tokenizer
 from tests.test_app import MAIN, array, assert_clean, plotly_specs
 
 SCRATCH = dict(model="From scratch", d_model="32", n_heads="4", n_layers="2", d_ff="64")
@@ -70,6 +66,40 @@ def pairs(at: AppTest) -> list[int]:
     return [at.slider(key=f"pe_pair{i}").value for i in (1, 2, 3)]
 
 
+def markers(fig: dict) -> list[dict]:
+    """The curves' table values at whole positions (each dim also has its continuous line)."""
+    return [t for t in fig["data"] if t["mode"] == "markers"]
+
+
+def lines(fig: dict) -> list[dict]:
+    return [t for t in fig["data"] if t["mode"] == "lines"]
+
+
+def test_curves_draw_the_continuous_wave_through_the_tables_markers():
+    """Dims 0 and 1 (λ = 2π ≈ 6.28 positions) sampled only at whole positions made a zig-zag."""
+    at = page(pe_d="64", pe_len="32", pe_base="100")
+    fig = figure(at, "PE(position, dim)")
+    table = sinusoidal_table(32, 64, 100).numpy()
+    lam = wavelengths(64, 100).numpy()
+    assert [t["name"] for t in lines(fig)] == [t["name"] for t in markers(fig)]
+    for line in lines(fig):
+        j = int(line["name"].split()[1])
+        x, y = array(line["x"]), array(line["y"])
+        assert x[0] == 0 and x[-1] == 31
+        assert np.diff(x).max() <= lam[0] / 25  # ≥ 25 samples per cycle of the fastest wave
+        whole = np.isin(x, np.arange(32))
+        assert whole.sum() == 32
+        # the table is the same float64 formula rounded to float32: half a float32 ulp of
+        # values in [-1, 1] is at most 2**-25
+        np.testing.assert_allclose(y[whole], table[:, j], rtol=0, atol=2**-25)
+        wave = np.sin if j % 2 == 0 else np.cos
+        np.testing.assert_allclose(y, wave(2 * np.pi * x / lam[j]), rtol=0, atol=1e-12)
+    fast = lines(fig)[0]  # dim 0: between positions 1 and 2 it peaks at 1, above both dots
+    x, y = array(fast["x"]), array(fast["y"])
+    between = (x > 1) & (x < 2)
+    assert y[between].max() > 0.99 > max(table[1, 0], table[2, 0])
+
+
 def test_curves_default_to_a_fast_a_middle_and_a_slow_pair():
     at = page()
     assert at.segmented_control(key="pe_view").value == "Curves"
@@ -77,11 +107,12 @@ def test_curves_default_to_a_fast_a_middle_and_a_slow_pair():
     fig = figure(at, "PE(position, dim)")
     table = sinusoidal_table(128, 128).numpy()
     lam = wavelengths(128).numpy()
-    for trace in fig["data"]:
+    for trace in markers(fig):  # the markers are the table itself
         j = int(trace["name"].split()[1])
+        np.testing.assert_array_equal(array(trace["x"]), np.arange(128))
         np.testing.assert_array_equal(array(trace["y"]), table[:, j])
         assert f"λ {lam[j]:.3g}" in trace["name"]
-    names = [t["name"] for t in fig["data"]]
+    names = [t["name"] for t in markers(fig)]
     assert names[0] == "dim 0 · sin · λ 6.28" and names[-1] == "dim 65 · cos · λ 628"
     ns = exec_snippet(at)
     assert ns["dims"] == [0, 1, 32, 33, 64, 65]
@@ -92,7 +123,7 @@ def test_a_new_width_picks_new_default_pairs_and_bad_pairs_in_a_link_fall_back()
     at = page(pe_pair1="6", pe_pair2="999", pe_pair3="9")
     assert pairs(at) == [6, 32, 9]  # 999 is past the table: the default instead
     assert "pe_pair2 = “999” is not a valid choice" in at.main.warning[0].value
-    names = [t["name"].rsplit(" · ", 1)[0] for t in figure(at, "PE(position")["data"]]
+    names = [t["name"].rsplit(" · ", 1)[0] for t in markers(figure(at, "PE(position"))]
     assert names == [
         "dim 6 · sin",
         "dim 7 · cos",
@@ -179,7 +210,7 @@ def test_odd_d_model_on_the_slider_says_why_there_is_no_rotation():
     at.segmented_control(key="pe_view").set_value("Curves").run()  # odd widths draw fine here
     assert_clean(at)
     assert pairs(at) == [0, 4, 8]
-    assert len(figure(at, "PE(position")["data"]) == 6
+    assert len(markers(figure(at, "PE(position"))) == 6
     at.segmented_control(key="pe_view").set_value("Similarity").run()
     assert "unpaired last column" in at.main.caption[-1].value
 
@@ -264,119 +295,3 @@ def test_learned_positions_beside_the_sinusoidal_table(minilm):
     c = pc.learned_vs_fixed(64, 10000.0)
     np.testing.assert_allclose(ns["share"], c.share_learned, rtol=1e-5)
     np.testing.assert_allclose(np.abs(ns["points"]), np.abs(c.pca_learned), atol=1e-5)
-
-
-# ---- the order test -------------------------------------------------------------------------
-
-
-def expected_order(model: Encoder, text: str, seed: int, max_len: int = 128) -> tuple:
-    enc = default_tokenizer().encode(text, max_len=max_len)
-    perm = pc.shuffle(len(enc), seed, tuple(enc.special))
-    ids = torch.tensor([enc.ids])
-    return (
-        order_test(model, ids, list(perm), use_positions=False),
-        order_test(model, ids, list(perm), use_positions=True),
-        [enc.tokens[j] for j in perm],
-    )
-
-
-def check_order(at: AppTest, model: Encoder, text: str, seed: int) -> None:
-    without, with_pos, shuffled = expected_order(model, text, seed)
-    shown = metrics(at)
-    assert shown["Without position vectors"] == f"{without:.2e}"
-    assert shown["With position vectors"] == f"{with_pos:.3g}"
-    bars = figure(at, "max |outputs(shuffled)")["data"][0]["customdata"]
-    assert list(bars) == [without, with_pos]
-    assert without < 1e-4 and with_pos > 1e-2  # float noise, then a clear change
-    assert at.text[1].value == "shuffled:  " + "  ".join(shuffled)
-    ns = exec_snippet(at)
-    assert (ns["without"], ns["with_positions"]) == (without, with_pos)
-
-
-def test_order_test_on_the_pretrained_model_and_a_new_shuffle(minilm):
-    text = "the dog bites the man in the park"
-    at = page(pe_view="Order test", text=text)
-    check_order(at, minilm, text, 0)
-    before = at.text[1].value
-    at.button[0].click().run()
-    assert_clean(at)
-    assert at.number_input(key="pe_shuffle").value == 1
-    assert at.text[1].value != before
-    check_order(at, minilm, text, 1)
-
-
-@pytest.mark.parametrize("positional", ["sinusoidal", "learned"])
-def test_order_test_on_from_scratch_models_in_train_mode_too(positional):
-    text = "man bites dog"
-    at = page(pe_view="Order test", text=text, positional=positional, train="true", **SCRATCH)
-    model = Encoder(EncoderConfig(**sidebar_config(positional)), seed=0)
-    check_order(at, model, text, 0)  # the test runs in eval mode whatever the sidebar says
-    assert "dropout is off for this test" in page_text(at)
-
-
-def test_a_link_reproduces_the_shuffle_and_the_picked_sentence(minilm):
-    text = "one two three\nthe cat sat on the warm mat\nshort one"
-    at = page(pe_view="Order test", text=text, sentence="2 · the cat sat on the warm mat")
-    at.button[0].click().run()
-    at.button[0].click().run()
-    link = dict(pe_view="Order test", text=text, pe_shuffle="2")
-    link["sentence"] = "2 · the cat sat on the warm mat"
-    again = page(**link)
-    assert again.text[1].value == at.text[1].value
-    assert metrics(again) == metrics(at)
-    check_order(again, minilm, "the cat sat on the warm mat", 2)
-
-
-def test_order_test_and_sizes_on_a_shipped_trained_model(monkeypatch):
-    from encoder import checkpoint
-
-    root = Path(MAIN).parents[1]
-    ckpt = checkpoint.load(root / "assets" / "checkpoints" / "reverse.safetensors")
-    model, tok = ckpt.model.encoder, ckpt.tokenizer()
-    at = page(pe_view="Order test", model="Trained", trained="reverse", text="3 1 4 1 5 9")
-    enc = tok.encode("3 1 4 1 5 9")
-    perm = list(pc.shuffle(len(enc), 0, tuple(enc.special)))
-    ids = torch.tensor([enc.ids])
-    without = order_test(model, ids, perm, use_positions=False)
-    with_pos = order_test(model, ids, perm, use_positions=True)
-    assert metrics(at)["Without position vectors"] == f"{without:.2e}"
-    assert metrics(at)["With position vectors"] == f"{with_pos:.3g}"
-    monkeypatch.chdir(root)  # the snippet loads assets/checkpoints/reverse.safetensors
-    ns = exec_snippet(at)
-    assert (ns["without"], ns["with_positions"]) == (without, with_pos)
-    at.segmented_control(key="pe_view").set_value("Sizes").run()
-    assert_clean(at)
-    token = torch.linalg.vector_norm(model.tok_embed.weight.detach(), dim=1).numpy()
-    assert box_medians(at)["token embedding"] == pytest.approx(np.median(token), rel=1e-6)
-
-
-def test_text_a_trained_model_cannot_read_gets_a_message():
-    at = page(pe_view="Order test", model="Trained", trained="reverse", text="the cat sat")
-    assert "Could not read sentence 1" in at.error[0].value
-    assert "Use the task's inputs" in at.error[0].value
-
-
-@pytest.mark.parametrize(
-    "text,message",
-    [("hello", "nothing to shuffle"), ("", "Type a sentence"), ("   \n  ", "Type a sentence")],
-)
-def test_order_test_with_nothing_to_shuffle_says_so(text, message):
-    at = page(pe_view="Order test", text=text)
-    assert message in at.info[0].value
-
-
-def test_order_test_on_a_long_text_says_where_it_was_cut():
-    at = page(pe_view="Order test", text="word " * 300, max_len="32")
-    assert "kept the first 32 of 302 tokens" in at.warning[0].value
-    assert len(at.text[0].value.split()) == 1 + 32  # "original:" and the kept tokens
-
-
-def test_eight_sentences_give_a_picker_and_weird_text_does_not_break_it():
-    lines = [
-        "<script>alert(1)</script> dog bites man",
-        "🤖 bites 🧠",
-        *[f"s {i}" for i in range(6)],
-    ]
-    at = page(pe_view="Order test", text="\n".join(lines))
-    assert len(at.selectbox(key="sentence").options) == 8
-    assert "<script>" not in "".join(m.value for m in at.markdown)

@@ -54,8 +54,8 @@ def frame_points(scatter: dict) -> list[dict[str, np.ndarray]]:
     ids = [f"{s - 1}-{p}" for s, p in who.tolist()]
     out = []
     for frame in scatter["frames"]:
-        assert frame["traces"] == [0]
-        (trace,) = frame["data"]
+        assert frame["traces"][0] == 0
+        trace = frame["data"][0]
         xyz = np.stack([array(trace[a]) for a in "xyz" if a in trace], axis=1)
         out.append(dict(zip(ids, xyz, strict=True)))
     return out
@@ -180,8 +180,10 @@ def test_a_link_reproduces_the_view():
     assert fresh.segmented_control(key="axes").value == "per layer"
     assert figures(fresh)[0] == figures(at)[0]  # the same figure, number for number
     scatter = figures(fresh)[0]
-    paths = [t for t in scatter["data"] if t["name"].startswith("path of")]
-    assert [p["name"] for p in paths] == ["path of 2·2 river", "path of 2·3 bank"]
+    # per-layer axes change from depth to depth: no paths, the tokens ringed at each depth
+    assert not [t for t in scatter["data"] if t["name"].startswith("path of")]
+    rings = [t for t in scatter["data"] if t["name"].endswith("(at this depth)")]
+    assert [p["name"] for p in rings] == ["2·2 river (at this depth)", "2·3 bank (at this depth)"]
     assert scatter["data"][0]["mode"] == "markers"  # labels off
 
 

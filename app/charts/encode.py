@@ -77,7 +77,10 @@ def architecture_dot(cfg: EncoderConfig, name: str) -> str:
         lines += ['enorm [label="LayerNorm"];', f"{last} -> enorm;"]
         last = "enorm"
     lines += [f'drop [label="Dropout p={cfg.dropout:g}"];', f"{last} -> drop;"]
-    layer = [f'label="× {cfg.n_layers} layer{"s" if cfg.n_layers > 1 else ""}"; labeljust=r;']
+    # top left, clear of the residual arrows that run up the right side (rankdir=BT turns the
+    # cluster upside down, so labelloc=b is its top)
+    many = "s" if cfg.n_layers > 1 else ""
+    layer = [f'label="× {cfg.n_layers} layer{many}"; labeljust=l; labelloc=b;']
     layer += ['style="rounded,dashed"; color="#64748b"; fontname="Helvetica"; fontsize=13;']
     if cfg.norm_first:
         layer += ['n1 [label="LayerNorm"];', f'mha [label="{attn}"];', f'add1 [label="{sub}"];']

@@ -19,23 +19,46 @@ def fmt_wavelength(value: float) -> str:
     return f"{value:.3g}"
 
 
-def curves(pe: np.ndarray, dims: list[int], wavelengths: np.ndarray) -> go.Figure:
-    """Chosen columns of PE over position, each labelled with its wavelength. Shape: pe (N, D)"""
+def curves(
+    pe: np.ndarray,
+    dims: list[int],
+    wavelengths: np.ndarray,
+    fine_x: np.ndarray,
+    fine_y: np.ndarray,
+) -> go.Figure:
+    """Chosen columns of PE over position, each labelled with its wavelength: the continuous
+    wave as a line, the table's values at whole positions as markers on it (a line through
+    whole positions alone turns the λ = 6.28 wave into a zig-zag).
+
+    Shape: pe (N, D); fine_x (M,); fine_y (len(dims), M)
+    """
     x = np.arange(len(pe))
+    dot = 6 if len(pe) <= 64 else 4 if len(pe) <= 128 else 3
     traces = []
-    for j in dims:
+    for j, wave in zip(dims, fine_y, strict=True):
         kind = "sin" if j % 2 == 0 else "cos"
-        traces.append(
+        name = f"dim {j} · {kind} · λ {fmt_wavelength(wavelengths[j])}"
+        colour = LINE_COLOURS[(j // 2) % len(LINE_COLOURS)] if len(dims) <= 14 else None
+        traces.append(  # the wave between positions: drawn, not hovered
+            go.Scatter(
+                x=fine_x,
+                y=wave,
+                mode="lines",
+                name=name,
+                legendgroup=name,
+                line=dict(color=colour, dash="solid" if kind == "sin" else "dot", width=2),
+                hoverinfo="skip",
+            )
+        )
+        traces.append(  # the table itself: what the model adds at each position
             go.Scatter(
                 x=x,
                 y=pe[:, j],
-                mode="lines",
-                name=f"dim {j} · {kind} · λ {fmt_wavelength(wavelengths[j])}",
-                line=dict(
-                    color=LINE_COLOURS[(j // 2) % len(LINE_COLOURS)] if len(dims) <= 14 else None,
-                    dash="solid" if kind == "sin" else "dot",
-                    width=2,
-                ),
+                mode="markers",
+                name=name,
+                legendgroup=name,
+                showlegend=False,
+                marker=dict(color=colour, size=dot),
                 hovertemplate=f"dim {j}<br>position %{{x}}<br>value %{{y:.4f}}<extra></extra>",
             )
         )

@@ -8,12 +8,16 @@ import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 from .common import DIVERGING, layout_dict, safe_label
+from .labels import declutter
 
 SENTENCE_COLOURS = qualitative.D3  # 10: the sidebar holds at most 8 sentences
 WORD_COLOURS = qualitative.Dark24 + qualitative.Light24
 PATH_COLOURS = qualitative.Bold
 SPECIAL_GREY = "#94a3b8"
 FRAME_MS, TRANSITION_MS = 900, 500
+# The 3-D scene's starting camera: lower and nearer than plotly's (1.25, 1.25, 1.25), aimed a
+# little below the centre, so the cube and its axis titles fill a 560-640 px wide chart.
+EYE, CENTRE = dict(x=1.45, y=1.45, z=0.6), dict(x=0, y=0, z=-0.15)
 
 
 def depth_name(depth: int) -> str:
@@ -62,6 +66,22 @@ def _axis_ranges(coords: np.ndarray) -> list[list[float]]:
     return [[float(a), float(b)] for a, b in zip(low - pad, high + pad, strict=True)]
 
 
+def _ring(Scatter, point: np.ndarray, colour: str, who: str, three: bool):
+    """A traced token at the shown depth only: an open ring around its point. Shape: (k,)"""
+    return Scatter(
+        **{a: [float(v)] for a, v in zip("xyz", point, strict=False)},
+        mode="markers",
+        marker=dict(
+            size=12 if three else 22,
+            symbol="circle-open",
+            color=colour,
+            line=dict(width=3, color=colour),
+        ),
+        name=f"{who} (at this depth)",
+        hovertemplate=f"{who}<extra></extra>",
+    )
+
+
 def projection_figure(
     coords: np.ndarray,
     ratios: np.ndarray | None,
@@ -87,6 +107,11 @@ def projection_figure(
     three = k == 3
     Scatter = go.Scatter3d if three else go.Scatter
     text = [safe_label(t) for t in tokens]
+    ranges = _axis_ranges(coords)
+
+    def shown(d: int) -> list[str]:  # the labels at depth d: one per spot, not a pile
+        return declutter(coords[d], text, ranges, traced, eye=EYE) if labels else text
+
     marker = dict(
         size=5 if three else 10,
         line=dict(width=0.5, color="white"),
@@ -104,13 +129,14 @@ def projection_figure(
         Scatter(
             **dict(zip("xyz"[:k], coords[depth].T, strict=True)),
             mode="markers+text" if labels else "markers",
-            text=text,
+            text=shown(depth),
+            hovertext=text,  # every token in the hover, labelled or not
             textposition="top center",
             textfont=dict(size=12 if three else 13),
             customdata=np.stack([sentence + 1, position], axis=1),  # (N, 2)
             meta=depth_name(depth),
-            hovertemplate="%{text}<br>sentence %{customdata[0]} · position %{customdata[1]}"
-            "<br>%{meta}<extra></extra>",
+            hovertemplate="%{hovertext}<br>sentence %{customdata[0]} · position "
+            "%{customdata[1]}<br>%{meta}<extra></extra>",
             marker=marker,
             name="tokens",
             showlegend=False,
@@ -127,8 +153,14 @@ def projection_figure(
             )
             for s in np.unique(sentence)
         ]
+    moving = [0]  # the traces each frame redraws
     for j, i in enumerate(traced):
         colour = PATH_COLOURS[j % len(PATH_COLOURS)]
+        who = f"{sentence[i] + 1}·{position[i]} {text[i]}"
+        if not shared:  # per-layer axes differ from depth to depth: a path would join points
+            moving.append(len(data))  # of different maps, so ring the token at this depth only
+            data.append(_ring(Scatter, coords[depth, i], colour, who, three))
+            continue
         data.append(
             Scatter(
                 **dict(zip("xyz"[:k], coords[:, i].T, strict=True)),
@@ -138,7 +170,7 @@ def projection_figure(
                 textfont=dict(size=11, color=colour),
                 line=dict(width=3 if not three else 5, color=colour),
                 marker=dict(size=5 if not three else 3),
-                name=f"path of {sentence[i] + 1}·{position[i]} {text[i]}",
+                name=f"path of {who}",
                 hovertemplate=f"{text[i]} (sentence {sentence[i] + 1}, position {position[i]})"
                 "<br>depth %{text}<extra></extra>",
             )
@@ -149,8 +181,18 @@ def projection_figure(
     frames = [
         go.Frame(
             name=str(d),
-            data=[Scatter(**dict(zip("xyz"[:k], coords[d].T, strict=True)), meta=depth_name(d))],
-            traces=[0],
+            data=[
+                Scatter(
+                    **dict(zip("xyz"[:k], coords[d].T, strict=True)),
+                    meta=depth_name(d),
+                    **(dict(text=shown(d)) if labels else {}),
+                ),
+                *(
+                    Scatter(**dict(zip("xyz"[:k], coords[d, [i]].T, strict=True)))
+                    for i in (traced if not shared else [])
+                ),
+            ],
+            traces=moving,
             layout=dict(title_text=frame_title(d, ratios, fit)),
         )
         for d in range(depths)
@@ -158,14 +200,14 @@ def projection_figure(
     layout = layout_dict(height=640 if three else 600, title=frame_title(depth, ratios, fit))
     layout["margin"] = dict(l=10, r=10, t=70, b=10)
     layout["legend"] = dict(orientation="h", y=-0.12, x=0, yanchor="top", itemclick=False)
-    titles, ranges = axis_titles(method, k, shared), _axis_ranges(coords)
+    titles = axis_titles(method, k, shared)
     axes = {
         f"{a}axis": dict(title_text=t, range=r, autorange=False, zeroline=False)
         for a, t, r in zip("xyz"[:k], titles, ranges, strict=True)
     }
     if three:
-        eye = dict(x=1.7, y=1.7, z=0.8)  # a lower camera than plotly's: the cube fits the height
-        layout["scene"] = dict(**axes, aspectmode="cube", camera=dict(eye=eye))
+        camera = dict(eye=EYE, center=CENTRE)
+        layout["scene"] = dict(**axes, aspectmode="cube", camera=camera)
     else:
         layout.update(axes)
     layout["updatemenus"] = [_play_buttons(three)]
@@ -199,9 +241,34 @@ def _play_buttons(three: bool) -> dict:
     )
 
 
-def cosine_figure(sim: np.ndarray, labels: list[str], title: str) -> go.Figure:
-    """Token-token cosine similarity at one depth. Shape: (N, N)"""
+TICK_PX, MIN_TICK_PX, VALUE_PX, CELL_FOR_VALUE = 11, 9, 12, 34  # font sizes and widths, in px
+
+
+def cosine_layout(labels: list[str], width: int) -> dict:
+    """How a cosine matrix fits ``width`` px: the column pitch, tick fonts, which columns are
+    labelled and whether cell values are written. Every row is labelled (rows get 14 px);
+    every column too while columns are 9 px apart, else every k-th; values only in cells of
+    34 px or more, at 12 px (smaller numbers were unreadable: the hover has them)."""
     n = len(labels)
+    label_px = 6.5 * max(len(x) for x in labels) + 10  # the row labels' margin at 11 px
+    pitch = max(1.0, (width - label_px - 70) / n)  # 70: the colour bar and the margins
+    every = int(np.ceil(MIN_TICK_PX / pitch))
+    return dict(
+        pitch=pitch,
+        label_px=label_px,
+        x_font=int(min(TICK_PX, max(MIN_TICK_PX, pitch))),
+        every=every,
+        x_ticks=labels[::every],
+        values=pitch >= CELL_FOR_VALUE,
+        row_px=max(pitch, 14.0),
+    )
+
+
+def cosine_figure(sim: np.ndarray, labels: list[str], title: str, width: int = 520) -> go.Figure:
+    """Token-token cosine similarity at one depth, sized for a chart ``width`` px wide.
+
+    Shape: (N, N)"""
+    n, fit = len(labels), cosine_layout(labels, width)
     heatmap = go.Heatmap(
         z=sim,
         x=labels,
@@ -209,14 +276,29 @@ def cosine_figure(sim: np.ndarray, labels: list[str], title: str) -> go.Figure:
         zmin=-1,
         zmax=1,
         colorscale=DIVERGING,
-        texttemplate="%{z:.2f}" if n <= 14 else None,
-        textfont=dict(size=11),
-        colorbar=dict(title=dict(text="cosine"), thickness=12),
+        texttemplate="%{z:.2f}" if fit["values"] else None,
+        textfont=dict(size=VALUE_PX),
+        colorbar=dict(title=dict(text="cosine"), thickness=10, tickvals=[-1, 0, 1]),
         hovertemplate="%{y}<br>and %{x}<br>cosine %{z:.4f}<extra></extra>",
     )
-    layout = layout_dict(height=int(np.clip(160 + 20 * n, 360, 640)), title=title)
-    layout["yaxis"] = dict(autorange="reversed", type="category", automargin=True)
-    layout["xaxis"] = dict(type="category", automargin=True, tickangle=-60)
+    below = fit["label_px"] if fit["pitch"] < 24 else 0.7 * fit["label_px"]  # x labels' room
+    layout = layout_dict(height=int(60 + below + fit["row_px"] * n), title=title)
+    layout["yaxis"] = dict(
+        autorange="reversed",
+        type="category",
+        automargin=True,
+        tickmode="array",
+        tickvals=labels,  # every row: plotly's own ticks skipped every other one at 36
+        tickfont=dict(size=TICK_PX),
+    )
+    layout["xaxis"] = dict(
+        type="category",
+        automargin=True,
+        tickangle=-90 if fit["pitch"] < 24 else -45,
+        tickmode="array",
+        tickvals=fit["x_ticks"],
+        tickfont=dict(size=fit["x_font"]),
+    )
     return go.Figure(heatmap, layout)
 
 

@@ -31,6 +31,26 @@ def wavelength(d_model: int, base: float) -> np.ndarray:
     return wavelengths(d_model, base).numpy()
 
 
+FINE_POINTS = 2048  # samples per drawn curve: ≥ 16 per position up to 128 positions
+
+
+def fine_positions(max_len: int) -> np.ndarray:
+    """Positions 0 … max_len − 1 in fine steps (4 to 16 per position), so the fastest wave
+    (λ = 2π positions) is drawn with at least 25 samples per cycle. Shape: (M,)"""
+    per = int(np.clip(FINE_POINTS // max_len, 4, 16))
+    return np.arange((max_len - 1) * per + 1) / per
+
+
+def continuous_curves(x: np.ndarray, d_model: int, base: float, dims: list[int]) -> np.ndarray:
+    """The table's formula between whole positions: column j is sin (even j) or cos (odd j) of
+    2π·x / λ_j, λ from ``encoder.positional.wavelengths``; at whole x it is the table's value
+    (before the table's rounding to float32). Shape: x (M,) -> (len(dims), M)"""
+    lam = wavelengths(d_model, base).numpy()[dims]  # (len(dims),) float64
+    angle = 2 * np.pi * x[None, :] / lam[:, None]  # (len(dims), M)
+    odd = (np.asarray(dims) % 2 == 1)[:, None]
+    return np.where(odd, np.cos(angle), np.sin(angle))
+
+
 def default_pairs(d_model: int) -> list[int]:
     """The sine columns of a fast, a middle and a slow pair: 0, ~d/4 and ~d/2.
 
@@ -209,6 +229,9 @@ def order_difference(
     model = compute.model_for(eval_choice(choice))
     ids = torch.tensor([input_ids], dtype=torch.long)  # (1, S)
     perm = list(permutation)
-    without = order_test(model, ids, perm, use_positions=False)
-    with_pos = order_test(model, ids, perm, use_positions=True)
+    cfg = model.cfg  # four runs of (1, S), two outputs of (S, D) kept at a time
+    peak = compute.limiter.forward_bytes(cfg.d_model, cfg.n_heads, cfg.d_ff, 1, len(perm), 0)
+    with compute.limiter.admit(peak + 8 * len(perm) * cfg.d_model):  # room on the server
+        without = order_test(model, ids, perm, use_positions=False)
+        with_pos = order_test(model, ids, perm, use_positions=True)
     return float(without), float(with_pos)

@@ -14,6 +14,7 @@ import streamlit as st
 from threadpoolctl import threadpool_limits
 
 from app import compute
+from app.compute.cache import MB
 from app.state import ModelChoice
 from encoder import analysis
 from encoder.tokenizer import Encoding
@@ -125,7 +126,9 @@ def projection(
     extra = {"perplexity": perplexity} if METHODS[method] == "tsne" else {}
     # one thread, as for the forward pass: on a shared 2-core server, OpenMP's spinning threads
     # made a 45-point t-SNE take 5-19 s instead of 0.3 s (bench/projections.py)
-    with threadpool_limits(limits=1):
+    # room on the server: float64 copies of the points, a D x D scatter matrix
+    peak = 24 * hidden.size + 8 * hidden.shape[-1] ** 2 + 4 * MB
+    with compute.limiter.admit(peak), threadpool_limits(limits=1):
         return analysis.project(hidden, METHODS[method], k, shared, seed, **extra)
 
 

@@ -7,12 +7,14 @@ import streamlit as st
 
 from app import state, ui
 from app.charts import encode as charts
-from app.snippets import python_snippet
+from app.snippets.encode import encode_snippet
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.summary import group_layers, group_parameters, shape_trace
 
 PAD_STYLE = "background-color: #f1f5f9; color: #94a3b8"
 SPECIAL_STYLE = "color: #4f46e5; font-weight: 600"
+TABLE_ROWS = 128  # token rows shown whole; a longer table scrolls inside itself
+CHAR_PX, COLUMN_MAX = 8, 260  # a column's width: ~8 px per character at 14 px, at most 260
 GRID_CAPTIONS = {
     "tokens": "The tokens at each position; grey [PAD] cells are padding.",
     "ids": "input_ids: the id of each token in the 30,522-token vocabulary ([PAD] is 0, "
@@ -55,6 +57,17 @@ def token_rows() -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["position", "token", "id", "word", "kind"])
 
 
+def fitted_columns(frame: pd.DataFrame) -> dict:
+    """A width per column that fits its longest cell: the grid sizes columns by their first
+    rows only, so a "word piece" further down was cut to "word pie"."""
+    return {
+        name: st.column_config.Column(
+            width=min(COLUMN_MAX, 24 + CHAR_PX * max(len(str(v)) for v in [name, *frame[name]]))
+        )
+        for name in frame.columns
+    }
+
+
 def batch_grid(view: str):
     """Every sentence of the padded batch, one row each: tokens, ids or the mask as numbers."""
     if view == "ids":
@@ -85,8 +98,15 @@ st.caption("Pieces of one word are joined with ·")
 st.text("  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words))
 # side by side on a projector, stacked on a laptop (a horizontal container wraps)
 with st.container(horizontal=True, gap="large"):
+    rows = token_rows()
     st.dataframe(
-        token_rows(), hide_index=True, height=min(420, 38 + 35 * S), width="content", key="tokens"
+        rows,
+        hide_index=True,
+        # whole up to max_len's default (128 rows, no scrolling inside it); longer ones scroll
+        height="content" if len(rows) <= TABLE_ROWS else 38 + 35 * 24,
+        width="content",
+        column_config=fitted_columns(rows),
+        key="tokens",
     )
     with st.container(width="content"):
         view = ui.segmented(
@@ -137,12 +157,12 @@ with st.container(horizontal=True, gap="large"):
     vectors = charts.token_vector_heatmap(
         fwd.hidden_states[-1, pick, : len(enc)], enc.tokens, f"sentence {pick + 1}"
     )
-    st.plotly_chart(vectors, key="vectors", width=840 if B > 1 else "stretch", theme=None)
+    ui.plotly_chart(vectors, key="vectors", width=840 if B > 1 else "stretch", theme=None)
     if B > 1:
         with st.container(width=520):
             pooled = mean_pool(fwd.hidden_states[-1], fwd.attention_mask)
             sim = cosine_matrix(pooled)
-            st.plotly_chart(
+            ui.plotly_chart(
                 charts.similarity_heatmap(sim, sentences, "sentence similarity"),
                 key="similarity",
                 theme=None,
@@ -151,4 +171,4 @@ with st.container(horizontal=True, gap="large"):
                 "Mean of each sentence's real-token vectors (padding excluded), then cosine."
             )
 
-ui.snippet(python_snippet(choice, sentences))
+ui.snippet(encode_snippet(choice, sentences))
