@@ -2,63 +2,109 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from pathlib import Path
 from urllib.parse import urlencode
 
 import streamlit as st
+from streamlit import config as st_config
+from streamlit.errors import StreamlitAPIException
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` from a clean checkout
     sys.path.insert(0, str(ROOT))
 
-from app import state, ui  # noqa: E402
+from app import server, state, ui  # noqa: E402
 from encoder import EncoderConfig  # noqa: E402
 from encoder.config import POSITIONAL_KINDS  # noqa: E402
+
+server.refuse_long_links()  # once per server process: a link over 64 KB is refused in words
 
 # the icon ships with the app: a classroom without internet still gets it
 st.set_page_config(
     page_title="Encoder Explorer", page_icon=str(state.ASSETS / "favicon.png"), layout="wide"
 )
 
-PAGES = [
-    st.Page(
-        "views/encode.py", title="Encode", icon=":material/input:", url_path="encode", default=True
-    ),
-    st.Page(
-        "views/attention.py", title="Attention", icon=":material/grid_on:", url_path="attention"
-    ),
-    st.Page(
-        "views/positional.py", title="Positions", icon=":material/waves:", url_path="positional"
-    ),
-    st.Page(
-        "views/projections.py",
-        title="Layer by layer",
-        icon=":material/scatter_plot:",
-        url_path="projections",
-    ),
-    st.Page(
-        "views/padding.py",
-        title="Padding & masks",
-        icon=":material/check_box_outline_blank:",
-        url_path="padding",
-    ),
-    st.Page(
-        "views/inside_layer.py", title="Inside a layer", icon=":material/layers:", url_path="inside"
-    ),
-    st.Page("views/train.py", title="Train", icon=":material/model_training:", url_path="train"),
-]
+# Each page's address is its title in lower case with hyphens, as a person would guess it
+# (Padding & masks is /padding). Encode, the default page, is served at the app's root.
+# url path -> (file, title, icon)
+PAGE_TABLE = {
+    "home": ("views/encode.py", "Encode", ":material/input:"),
+    "attention": ("views/attention.py", "Attention", ":material/grid_on:"),
+    "positions": ("views/positional.py", "Positions", ":material/waves:"),
+    "layer-by-layer": ("views/projections.py", "Layer by layer", ":material/scatter_plot:"),
+    "padding": ("views/padding.py", "Padding & masks", ":material/check_box_outline_blank:"),
+    "inside-a-layer": ("views/inside_layer.py", "Inside a layer", ":material/layers:"),
+    "train": ("views/train.py", "Train", ":material/model_training:"),
+}
+# Other addresses people type or older links carry, the file names among them (which
+# AppTest.switch_page("views/....py") resolves to): each opens its page, the query kept.
+ALIASES = {
+    "encode": "home",
+    "positional": "positions",
+    "position": "positions",
+    "projections": "layer-by-layer",
+    "layers": "layer-by-layer",
+    "padding-and-masks": "padding",
+    "padding-masks": "padding",
+    "masks": "padding",
+    "inside": "inside-a-layer",
+    "inside_layer": "inside-a-layer",
+    "inside-layer": "inside-a-layer",
+}
+PAGES = {
+    path: st.Page(file, title=title, icon=icon, url_path=path, default=path == "home")
+    for path, (file, title, icon) in PAGE_TABLE.items()
+}
+ALIAS_PAGES = {
+    alias: st.Page(PAGE_TABLE[to][0], title=PAGE_TABLE[to][1], url_path=alias, visibility="hidden")
+    for alias, to in ALIASES.items()
+}
+
+
+def follow_alias(page):
+    """An old or guessed address opens its page under the page's own address, query kept (the
+    address bar, the menu and the Share link then name it). Back into an old address later in
+    a session: the widgets hold their own values, and the query moves without them.
+
+    AppTest runs the page in place: it asks for the address it was switched to on every run,
+    which a browser never does after the move, and a move on every run would lose each run's
+    widget values (st.switch_page carries none)."""
+    alias = next((a for a, p in ALIAS_PAGES.items() if p is page), None)
+    if alias is None or st_config.get_option("global.appTest"):  # set by AppTest while it runs
+        return page
+    bound = state.linked_keys()  # last run's widgets: Streamlit refuses to move their keys
+    query = {key: st.query_params.get_all(key) for key in st.query_params if key not in bound}
+    with contextlib.suppress(StreamlitAPIException):  # a key still bound: run it in place
+        st.switch_page(PAGES[ALIASES[alias]], query_params=query)
+    return page
+
+
+# characters the sentence box holds: 8 sentences of 512 tokens take about 25,000 characters of
+# English, and tokenizing 50,000 takes ~25 ms (a pasted book must not tie up a core)
+MAX_TEXT_CHARS = 50_000
 
 
 def sentences_controls() -> None:
+    from app.compute import train as toy  # a switch to a trained model brings its inputs along
+
     state.init_text()
+    toy.follow_model_switch()
     st.text_area(
         "Sentences, one per line",
         key=state.TEXT,
         height=130,
         help=f"Each line is one sentence; several lines make a padded batch "
-        f"(up to {state.MAX_SENTENCES}).",
+        f"(up to {state.MAX_SENTENCES}). The box holds {MAX_TEXT_CHARS:,} characters.",
+        max_chars=MAX_TEXT_CHARS,
     )
+    if len(st.session_state[state.TEXT]) >= MAX_TEXT_CHARS:
+        st.warning(
+            f"The box holds {MAX_TEXT_CHARS:,} characters at most, and it is full: text past "
+            "that is not taken (the box refuses a longer paste whole). Each sentence keeps at "
+            "most max_len tokens anyway."
+        )
     # the picker names the example on screen, and goes blank once the text is edited
     st.session_state["example"] = state.example_name(st.session_state[state.TEXT])
     st.selectbox(
@@ -67,33 +113,19 @@ def sentences_controls() -> None:
         index=None,
         placeholder="Choose an example…",
         key="example",
-        on_change=_load_example,
+        on_change=state.load_example,
     )
-    if st.session_state.get(UNDO) is not None and st.session_state["example"] is not None:
+    undo = state.EXAMPLE_UNDO
+    if st.session_state.get(undo) is not None and st.session_state["example"] is not None:
         st.button(
             "Bring back my text",
             icon=":material/undo:",
             key="restore_text",
-            on_click=_restore_text,
+            on_click=state.restore_text,
+            args=(undo,),
             help="Loading the example replaced the text you had typed; this puts it back.",
         )
-
-
-UNDO = "text_before_example"
-
-
-def _load_example() -> None:
-    name = st.session_state.get("example")
-    if not name:
-        return
-    text = st.session_state[state.TEXT]
-    if state.example_name(text) is None and text.strip():  # typed text: keep it for undo
-        st.session_state[UNDO] = text
-    st.session_state[state.TEXT] = state.EXAMPLES[name]
-
-
-def _restore_text() -> None:
-    st.session_state[state.TEXT] = st.session_state.pop(UNDO)
+    toy.inputs_notice()
 
 
 def model_controls() -> state.ModelChoice:
@@ -171,7 +203,7 @@ def model_controls() -> state.ModelChoice:
         help="In train mode dropout zeroes random activations: run it twice with different "
         "seeds and the outputs change. Eval mode (off) is deterministic.",
     )
-    seed = st.number_input(
+    seed = ui.number_input(
         "Seed (weights and dropout)" if kind == state.SCRATCH else "Seed (dropout in train mode)",
         min_value=0,
         max_value=2**31 - 1,
@@ -269,6 +301,10 @@ def share_control() -> None:
             )
 
 
+ASKED = "_link_asked"
+ASKED_KEPT = "_link_asked_kept"
+
+
 def link_notice(asked: dict[str, str]) -> None:
     problems = state.link_problems(asked, state.linked_keys())
     if problems:
@@ -282,8 +318,19 @@ def link_notice(asked: dict[str, str]) -> None:
 # unreadable. Keep it legible (the spinner at the top says what is being computed).
 st.html("<style>[data-stale='true'] { opacity: 0.75 !important; }</style>")
 
-first_run = "choice" not in st.session_state
-asked = state.asked_params() if first_run else {}
+# before any widget: an old address's first run draws nothing before it moves to the new one
+page = follow_alias(st.navigation([*PAGES.values(), *ALIAS_PAGES.values()]))
+
+# What the link asked for, read on the session's first run before any widget ran; kept through
+# the rerun a page asks for when the link emptied a required choice (ui.segmented), so the
+# notice drawn by the run that stays on screen names it.
+if "choice" not in st.session_state:
+    st.session_state[ASKED] = state.asked_params()
+elif ui.retrying() and ASKED_KEPT not in st.session_state:
+    st.session_state[ASKED_KEPT] = True  # that rerun only, once per session
+else:
+    st.session_state.pop(ASKED, None)
+asked = st.session_state.get(ASKED, {})
 state.begin_run()
 with st.sidebar:
     st.markdown("### :material/hub: Encoder Explorer")
@@ -294,7 +341,6 @@ with st.sidebar:
     share_slot = st.container()
 notices = st.container()  # above every page: what a link asked for and could not get
 
-page = st.navigation(PAGES)
 try:
     page.run()
 except Exception:  # st.stop() and reruns are not Exceptions; they pass through

@@ -10,6 +10,7 @@ session's values (``share_query``), so it always names what is on screen.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,7 +69,10 @@ def head_options(d_model: int) -> list[int]:
 def url_int(key: str, default: int) -> int:
     """A whole number the link asks for (before its widget ran), or the default."""
     raw = st.query_params.get(key, "")
-    return int(raw) if raw.isdigit() else default
+    try:
+        return int(raw) if raw.isdigit() else default
+    except ValueError:  # over 4,300 digits, or digits int() does not read ("²")
+        return default
 
 
 def closest(options: list[int], wanted: int) -> int:
@@ -144,11 +148,27 @@ def sync_text_param(text: str) -> bool:
 # formatted option), so share_query() can rebuild the link from session state alone.
 
 _LINKED = "_linked_keys"
+_RANGES = "_number_ranges"  # bound number widgets' ranges, for the link notice's words
 
 
 def begin_run() -> None:
     """Forget last run's bound keys: each run registers the widgets it shows."""
     st.session_state[_LINKED] = []
+    st.session_state[_RANGES] = {}
+
+
+def number_range(key: str, low: float, high: float) -> None:
+    """Remember the range a bound number widget takes (its link notice says it)."""
+    st.session_state.setdefault(_RANGES, {})[key] = (low, high)
+
+
+def number_in_range(raw: str, low: float, high: float) -> bool:
+    """True for link text that is a finite number from low to high ("12", "1e3", "0.5")."""
+    try:
+        value = float(raw)
+    except (ValueError, OverflowError):
+        return False
+    return math.isfinite(value) and low <= value <= high
 
 
 def linked(key: str) -> str:
@@ -211,15 +231,26 @@ def link_problems(asked: dict[str, str], known: list[str]) -> list[str]:
                     f"“{md_escape(key)}” is not a setting of this page, so it was ignored."
                 )
         elif key in st.session_state and not _same(raw, st.session_state[key]):
-            shown = md_escape(_joined(url_value(st.session_state[key])))
-            why = ""
-            if key == "n_heads" and "d_model" in st.session_state:
-                why = f" (n_heads must divide d_model, {st.session_state['d_model']})"
+            shown = md_escape(_joined(url_value(st.session_state[key]))) or "none"
+            if not _joined(raw):  # ?view= : a choice the page needs was left empty
+                problems.append(f"{key} is empty in the link, so the page shows {shown}.")
+                continue
             problems.append(
-                f"{key} = “{md_escape(_joined(raw))}” is not a valid choice{why}, so the page "
-                f"shows {shown}."
+                f"{key} = “{md_escape(_joined(raw))}” is not a valid choice{_why(key)}, so the "
+                f"page shows {shown}."
             )
     return problems
+
+
+def _why(key: str) -> str:
+    """What a setting accepts, where a link value can miss it in a way worth saying."""
+    if key == "n_heads" and "d_model" in st.session_state:
+        return f" (n_heads must divide d_model, {st.session_state['d_model']})"
+    low, high = st.session_state.get(_RANGES, {}).get(key, (None, None))
+    if low is None or not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    whole = isinstance(low, int) and isinstance(high, int)
+    return f" ({key} takes a {'whole ' if whole else ''}number from {low:,} to {high:,})"
 
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
@@ -246,7 +277,7 @@ def asked_params() -> dict[str, str | list[str]]:
 
 def _same(raw: str | list[str], value: object) -> bool:
     if isinstance(raw, list) or isinstance(value, (list, tuple)):
-        wanted = raw if isinstance(raw, list) else [raw]
+        wanted = raw if isinstance(raw, list) else [raw] if raw else []  # ?trace= : none
         have = url_value(list(value)) if isinstance(value, (list, tuple)) else [url_value(value)]
         return [str(x) for x in wanted] == have
     if isinstance(value, bool):
@@ -257,3 +288,45 @@ def _same(raw: str | list[str], value: object) -> bool:
         except ValueError:
             return False
     return raw == str(value)
+
+
+# ---- widget callbacks -----------------------------------------------------------------------
+# Streamlit keeps a widget's callback, with its arguments, until the session's next run. A
+# function defined in a page would keep that page's globals alive with it (its forward pass and
+# arrays: 164 MB a session at the largest settings, in every idle session), so callbacks live
+# here and in app/components, in modules that hold no data, and take small arguments.
+
+
+def assign(**values: object) -> None:
+    """Callback: set session-state values (the next step, a head to open, a preset's view)."""
+    st.session_state.update(values)
+
+
+EXAMPLE_UNDO = "text_before_example"  # the user's typed text, kept when an example replaced it
+
+
+def load_example() -> None:
+    """Callback of the example picker: its text in the box, typed text kept for undo."""
+    name = st.session_state.get("example")
+    if not name:
+        return
+    text = st.session_state[TEXT]
+    if example_name(text) is None and text.strip():  # typed text: keep it for undo
+        st.session_state[EXAMPLE_UNDO] = text
+    st.session_state[TEXT] = EXAMPLES[name]
+
+
+def restore_text(undo: str, *drop: str) -> None:
+    """Callback of "Bring back my text": the text kept under ``undo`` back in the box; the
+    session keys ``drop`` (a notice about the replaced text) forgotten."""
+    st.session_state[TEXT] = st.session_state.pop(undo)
+    for key in drop:
+        st.session_state.pop(key, None)
+
+
+def select_head(table: str, layers: list[int], heads: list[int]) -> None:
+    """Callback of a head table (``on_select``): open the clicked row's head in the Heads view.
+    ``layers`` and ``heads`` give each row's layer and head, in the table's order."""
+    rows = st.session_state[table].selection.rows
+    if rows:
+        assign(layer=layers[rows[0]], head=heads[rows[0]], view="Heads")

@@ -8,8 +8,10 @@ from __future__ import annotations
 import logging
 
 import streamlit as st
+from streamlit.runtime.state.session_state_proxy import get_session_state
 
 from app import compute, state
+from app.charts.common import EXPORT_CONFIG
 from app.compute import Forward
 
 _LOG = logging.getLogger("encoder_explorer")
@@ -132,6 +134,39 @@ def keep_valid(key: str, options: list, fallback: object) -> None:
         st.session_state[key] = fallback
 
 
+def number_input(
+    label: str, min_value, max_value, value="min", step=None, format=None, key=None, **kwargs
+):
+    """st.number_input (same arguments) whose link value is range-checked first.
+
+    Streamlit 1.67 parses a bound whole-number input's link value with int(float(raw)), so
+    ``?seed=inf`` raises OverflowError before the page can say anything: a value that is not
+    a number from ``min_value`` to ``max_value`` is dropped from the link here, the widget
+    shows its default, and the link notice at the top names it (``state.link_problems``).
+    """
+    low = -float("inf") if min_value is None else min_value
+    drop_bad_number(key, low, float("inf") if max_value is None else max_value)
+    return st.number_input(label, min_value, max_value, value, step, format, key, **kwargs)
+
+
+def drop_bad_number(key: str | None, low: float, high: float) -> None:
+    """Call before a bound number widget runs: forget a link value for ``key`` that is not a
+    finite number from ``low`` to ``high`` (inf, nan, 1e308, text), so the widget takes its
+    default; the range is remembered for the notice's words."""
+    if key is None:
+        return
+    state.number_range(key, low, high)
+    # the widget seeds from the query as the run began (also after a page switch), not from
+    # st.query_params: drop the value from both, and from the address bar
+    with get_session_state().query_params() as params:
+        initial = getattr(params, "_initial_query_params", {})
+        raw = initial.get(key)
+        if raw is None or state.number_in_range(raw[-1] if raw else "", low, high):
+            return
+        del initial[key]
+        params.remove_param(key)
+
+
 def segmented(label: str, options: list, key: str, *, default: object = None, **kwargs):
     """A required segmented control, bound to the link (key = parameter name).
 
@@ -149,12 +184,20 @@ def segmented(label: str, options: list, key: str, *, default: object = None, **
         bind="query-params",
         **kwargs,
     )
-    retried = f"_cleared_{key}"
+    retried = f"{RETRY}{key}"
     if value is None and not st.session_state.get(retried):
         st.session_state[retried] = True
         st.rerun()
     st.session_state.pop(retried, None)
     return default if value is None else value
+
+
+RETRY = "_cleared_"  # + key: a required choice the link emptied, being drawn again
+
+
+def retrying() -> bool:
+    """True on the rerun ``segmented`` asked for (the link's notice must still be said)."""
+    return any(str(k).startswith(RETRY) for k in st.session_state)
 
 
 def sentence_picker(texts: list[str], *, key: str = "sentence", label: str = "Sentence") -> int:
@@ -182,6 +225,13 @@ def download(label: str, data, file_name: str, mime: str, key: str) -> None:
     st.download_button(
         label, data, file_name, mime, key=key, on_click="ignore", icon=":material/download:"
     )
+
+
+def plotly_chart(figure, **kwargs):
+    """st.plotly_chart (same arguments) whose camera button saves a PNG at 3x the chart's size
+    on screen (``charts.common.EXPORT_CONFIG``): every page's charts go through here."""
+    kwargs.setdefault("config", EXPORT_CONFIG)
+    return st.plotly_chart(figure, **kwargs)
 
 
 def plain_table(frame, **kwargs) -> None:

@@ -150,7 +150,7 @@ def heatmap(key: str, width: int) -> None:
         weights=key.endswith("weights"),
         blocked=~keep if key.startswith("masked") else None,
     )
-    st.plotly_chart(fig, key=f"fig_{key}", theme=None, width=width)
+    ui.plotly_chart(fig, key=f"fig_{key}", theme=None, width=width)
 
 
 def vectors(keys: list[str], name: str) -> None:
@@ -165,7 +165,7 @@ def vectors(keys: list[str], name: str) -> None:
         title=f"{', '.join(keys)}: {what}",
         keys=tokens if square else None,
     )
-    st.plotly_chart(fig, key=name, theme=None, width="stretch")
+    ui.plotly_chart(fig, key=name, theme=None, width="stretch")
 
 
 def render_step(k: int) -> None:
@@ -197,7 +197,7 @@ def render_step(k: int) -> None:
         def top(w: np.ndarray) -> float:
             return float(w[head, :n].max(-1).mean())
 
-        st.plotly_chart(
+        ui.plotly_chart(
             charts.entropy_bars(ent, loose, enc.tokens, int(keep.sum()), "entropy of each row"),
             key="entropy",
             theme=None,
@@ -216,11 +216,6 @@ def render_step(k: int) -> None:
 
 
 # ---- navigation -----------------------------------------------------------------------------
-def move(delta: int) -> None:
-    at = STEPS.index(st.session_state.get("step") or STEPS[0])
-    st.session_state["step"] = STEPS[min(max(at + delta, 0), len(STEPS) - 1)]
-
-
 if view == VIEWS[0]:
     # the buttons stay together; the step picker wraps below them on a narrow screen
     with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
@@ -238,16 +233,16 @@ if view == VIEWS[0]:
                 "Previous",
                 icon=":material/arrow_back:",
                 key="prev_step",
-                on_click=move,
-                args=(-1,),
+                on_click=state.assign,
+                kwargs=dict(step=STEPS[max(at - 1, 0)]),
                 disabled=at == 0,
             )
             st.button(
                 "Next",
                 icon=":material/arrow_forward:",
                 key="next_step",
-                on_click=move,
-                args=(1,),
+                on_click=state.assign,
+                kwargs=dict(step=STEPS[min(at + 1, len(STEPS) - 1)]),
                 disabled=at == len(STEPS) - 1,
             )
     render_step(at)

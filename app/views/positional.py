@@ -115,19 +115,23 @@ def curves_view(d: int, n: int, base: float) -> dict:
                 )
             )
     dims = sorted({j for s in picked for j in (s, s + 1) if j < d})
-    st.plotly_chart(charts.curves(pe, dims, lam), key="curves", theme=None)
+    fine = pc.fine_positions(n)
+    fig = charts.curves(pe, dims, lam, fine, pc.continuous_curves(fine, d, base, dims))
+    ui.plotly_chart(fig, key="curves", theme=None)
     st.caption(
         f"λ is a wavelength: column pair (2i, 2i+1) turns once every 2π·base^(2i/d_model) "
         "positions, here from "
         f"{lam[0]:.3g} (dims 0, 1) to {charts.fmt_wavelength(lam[-1])} (dim {d - 1}). Fast "
-        "pairs tell neighbours apart; slow pairs tell the start of a long text from its end."
+        "pairs tell neighbours apart; slow pairs tell the start of a long text from its end. "
+        "The dots are the table's values at whole positions, what the model adds; the line "
+        "between them is the same formula at every position in between."
     )
     return dict(dims=dims)
 
 
 def table_view(d: int, n: int, base: float) -> dict:
     fig = charts.table_heatmap(pc.table(n, d, base), f"PE: {n} positions × {d} dims", bound=1.0)
-    st.plotly_chart(fig, key="table", theme=None)
+    ui.plotly_chart(fig, key="table", theme=None)
     st.caption(
         "Each row is the vector added at one position. Left columns change fast from row "
         "to row; right columns barely move (their sine stays near 0 and cosine near 1)."
@@ -148,7 +152,7 @@ def similarity_view(d: int, n: int, base: float) -> dict:
     )
     prof = pc.offset_profiles(n, d, base, (0, int(start)))
     with st.container(horizontal=True, gap="large"):
-        st.plotly_chart(
+        ui.plotly_chart(
             charts.similarity_heatmap(pc.dot_similarity(pe), "PE(p) · PE(q)", "dot product"),
             key="similarity",
             width=560,
@@ -157,7 +161,7 @@ def similarity_view(d: int, n: int, base: float) -> dict:
         fig = charts.profiles(
             prof, ["from p = 0", f"from p = {start}"], "PE(p) · PE(p + k) against k", "dot product"
         )
-        st.plotly_chart(fig, key="profile", width=620, theme=None)
+        ui.plotly_chart(fig, key="profile", width=620, theme=None)
     gap = float(np.abs(prof[0] - prof[1]).max())
     slowest = float(pc.wavelength(d, base)[-1])
     if slowest < n:
@@ -200,14 +204,14 @@ def rotation_view(d: int, n: int, base: float) -> dict:
         f"(machine epsilon {FLOAT32_EPS:.1e}): float rounding, not an approximation."
     )
     with st.container(horizontal=True, gap="large"):
-        st.plotly_chart(
+        ui.plotly_chart(
             charts.rotation_heatmap(rot.matrix, f"M_{k}: {d} × {d}, 2 × 2 blocks on the diagonal"),
             key="rotation",
             width=560,
             theme=None,
         )
         corner = min(d, 8)
-        st.plotly_chart(
+        ui.plotly_chart(
             charts.rotation_heatmap(
                 rot.matrix[:corner, :corner], f"Top-left {corner} × {corner}", values=True
             ),
@@ -234,7 +238,7 @@ def sizes_view() -> None:
         (f"{s.positional} position vector", pos),
     ]
     title = f"Norms over the vocabulary's {len(s.token):,} tokens and {len(s.position)} positions"
-    st.plotly_chart(charts.sizes_box(boxes, title), key="sizes", theme=None)
+    ui.plotly_chart(charts.sizes_box(boxes, title), key="sizes", theme=None)
     with st.container(horizontal=True, gap="large"):
         st.metric("Median ‖token embedding‖", f"{tok['median']:.3g}")
         st.metric(
@@ -269,15 +273,15 @@ def learned_view(n: int, base: float) -> None:
     with st.container(horizontal=True, gap="large"):
         for name, t, _ in pairs:
             fig = charts.table_heatmap(t, f"{name}: {n} × 384", height=420)
-            st.plotly_chart(fig, key=f"{name}_table", width=600, theme=None)
+            ui.plotly_chart(fig, key=f"{name}_table", width=600, theme=None)
     with st.container(horizontal=True, gap="large"):
         for name, _, sim in pairs:
             fig = charts.similarity_heatmap(sim, f"{name}: cosine(p, q)", "cosine")
-            st.plotly_chart(fig, key=f"{name}_sim", width=600, theme=None)
+            ui.plotly_chart(fig, key=f"{name}_sim", width=600, theme=None)
     a, b = c.starts
     names = [f"learned from p = {a}", f"learned from p = {b}", "sinusoidal (any start)"]
     fig = charts.profiles(c.profiles, names, "cosine(p, p + k) against k", "cosine")
-    st.plotly_chart(fig, key="learned_profile", theme=None)
+    ui.plotly_chart(fig, key="learned_profile", theme=None)
     with st.container(horizontal=True, gap="large"):
         for name, pts, share in (
             ("learned", c.pca_learned, c.share_learned),
@@ -285,7 +289,7 @@ def learned_view(n: int, base: float) -> None:
         ):
             title = f"{name}: 2-D PCA of positions 1 … {n - 1}"
             fig = charts.pca_trace(pts, share, title, first=1)
-            st.plotly_chart(fig, key=f"{name}_pca", width=600, theme=None)
+            ui.plotly_chart(fig, key=f"{name}_pca", width=600, theme=None)
     st.markdown(what_differs(c))
 
 
@@ -334,7 +338,7 @@ def order_view() -> dict | None:
         )
         return None
     with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
-        seed = st.number_input(
+        seed = ui.number_input(
             "Shuffle seed",
             0,
             2**31 - 1,
@@ -344,7 +348,12 @@ def order_view() -> dict | None:
             help="Part of the link: the same seed gives the same shuffle.",
             **PAGE,
         )
-        st.button("New shuffle", icon=":material/shuffle:", on_click=_next_shuffle)
+        st.button(
+            "New shuffle",
+            icon=":material/shuffle:",
+            on_click=state.assign,
+            kwargs=dict(pe_shuffle=(int(seed) + 1) % 2**31),
+        )
     perm = pc.shuffle(len(enc), int(seed), tuple(enc.special))
     st.text("original:  " + "  ".join(enc.tokens))
     st.text("shuffled:  " + "  ".join(enc.tokens[j] for j in perm))
@@ -353,7 +362,7 @@ def order_view() -> dict | None:
     with st.container(horizontal=True, gap="large"):
         st.metric("Without position vectors", f"{without:.2e}", help="float noise")
         st.metric("With position vectors", f"{with_pos:.3g}", help="a real change")
-    st.plotly_chart(charts.order_bars(without, with_pos), key="order", theme=None)
+    ui.plotly_chart(charts.order_bars(without, with_pos), key="order", theme=None)
     mode = " (dropout is off for this test, whatever the sidebar says)" if choice.train else ""
     st.markdown(
         "Both numbers are the largest |difference| between the outputs for the shuffled "
@@ -364,10 +373,6 @@ def order_view() -> dict | None:
         "stands. That is why *dog bites man* and *man bites dog* differ to the model."
     )
     return dict(sentence=texts[i], permutation=perm)
-
-
-def _next_shuffle() -> None:
-    st.session_state["pe_shuffle"] = (int(st.session_state.get("pe_shuffle", 0)) + 1) % 2**31
 
 
 if view in TABLE_VIEWS:

@@ -17,11 +17,15 @@ PRESETS: dict[str, dict] = json.loads((state.ASSETS / "presets.json").read_text(
 MAX_LABELS = 150  # tokens per depth beyond which their labels only overlap
 MAX_COSINE = 96  # tokens in one readable cosine matrix
 MAX_TRACED = 8
+MARKS = {True: "numbers along a path are depths.", False: "rings mark the traced tokens."}
+COSINE_WIDTH = 520  # px: beside the projection on a projector, alone on a laptop
+SCENE_WIDTH = 640  # px: a 3-D scene scales with its height, so a wider box stays empty
 AXES_HELP = {
     "shared": "**Shared axes**: one projection fitted on every depth's points together, so a "
     "point that moves between depths really moved in the model's space.",
     "per layer": "**Per layer**: a fresh fit at each depth shows that depth's own structure "
-    "best, but the axes change from depth to depth, so movement between frames means little.",
+    "best, but the axes change from depth to depth, so movement between frames means little: "
+    "traced tokens are ringed at each depth instead of joined by a path.",
 }
 EXPLAINER = """Each point is one token's vector, squeezed from d_model dimensions down to 2 (or 3)
 so you can see it. **Depth 0** is what enters the first layer: the token's embedding plus its
@@ -56,20 +60,20 @@ def preset_tokens(choice: state.ModelChoice, text: str, word: str) -> list[str]:
     return labels
 
 
-def apply_preset(name: str) -> None:
-    """Button callback (runs before the script): the sentences and the view that make a point."""
-    preset, choice = PRESETS[name], st.session_state["choice"]
-    layers = compute.model_for(choice).cfg.n_layers
-    st.session_state[state.TEXT] = preset["text"]
-    st.session_state.update(method="PCA", color=preset["colour"], layer=layers, axes="shared")
-    st.session_state["trace"] = preset_tokens(choice, preset["text"], preset["trace"])
-
-
 def preset_bar(choice: state.ModelChoice) -> None:
     with st.container(horizontal=True, gap="small", vertical_alignment="center"):
         st.markdown("**Presets that make a point:**", width="content")
-        for name in PRESETS:
-            st.button(name, key=f"preset_{name}", on_click=apply_preset, args=(name,))
+        layers = compute.model_for(choice).cfg.n_layers
+        for name, preset in PRESETS.items():
+            # the preset's sentences and the view that makes its point, set before the rerun
+            view = dict(method="PCA", color=preset["colour"], layer=layers, axes="shared")
+            trace = preset_tokens(choice, preset["text"], preset["trace"])
+            st.button(
+                name,
+                key=f"preset_{name}",
+                on_click=state.assign,
+                kwargs={state.TEXT: preset["text"], "trace": trace, **view},
+            )
     text = st.session_state[state.TEXT]
     shown = next((n for n, p in PRESETS.items() if p["text"] == text), None)
     if shown is not None:
@@ -108,7 +112,7 @@ def tsne_settings(fit: int, fits: int) -> tuple[str, int, float | None]:
             help="Roughly how many neighbours each point tries to keep close (30 is usual).",
             width=360,
         )
-        seed = st.number_input(
+        seed = ui.number_input(
             "t-SNE seed",
             min_value=0,
             max_value=9999,
@@ -239,21 +243,21 @@ figure = charts.projection_figure(
     sentence_names=ui.picker_labels(texts),
 )
 with st.container(horizontal=True, gap="large"):
-    with st.container(width=860):
-        st.plotly_chart(figure, key="projection", theme=None)
+    with st.container(width=860 if k == 2 else SCENE_WIDTH):
+        ui.plotly_chart(figure, key="projection", theme=None)
         if ratios is not None:
             shown = " + ".join(f"{100 * r:.1f}%" for r in ratios[depth])
             st.caption(
                 f"Explained variance at depth {depth}: the {k} axes show {shown} of this depth's "
                 "spread around its own mean (the grey dashed line in the anisotropy chart gives "
-                "every depth). Diamonds are [CLS] and [SEP]; numbers along a path are depths."
+                f"every depth). Diamonds are [CLS] and [SEP]; {MARKS[shared]}"
             )
         else:
             st.caption(
                 "t-SNE keeps neighbours, not distances: it has no explained variance, and the "
-                "gaps between clusters mean little. Diamonds are [CLS] and [SEP]."
+                f"gaps between clusters mean little. Diamonds are [CLS] and [SEP]; {MARKS[shared]}"
             )
-    with st.container(width=520):
+    with st.container(width=COSINE_WIDTH):
         sel = list(range(n))
         if n > MAX_COSINE and len(texts) > 1:
             st.caption(f"{n} tokens are too many for one readable matrix: pick a sentence.")
@@ -262,14 +266,23 @@ with st.container(horizontal=True, gap="large"):
         sim = cosine_matrix(pts.hidden[depth][sel])
         names = [options[i] for i in sel] if len(texts) > 1 else [options[i][2:] for i in sel]
         title = f"Token-token cosine at depth {depth}"
-        st.plotly_chart(
-            charts.cosine_figure(sim, [safe_label(x) for x in names], title),
+        ticks = [safe_label(x) for x in names]
+        ui.plotly_chart(
+            charts.cosine_figure(sim, ticks, title, COSINE_WIDTH),
             key="cosine",
             theme=None,
         )
+        fit = charts.cosine_layout(ticks, COSINE_WIDTH)
+        if fit["every"] > 1:
+            st.caption(
+                f"{len(ticks)} columns are too narrow to name each one: one in {fit['every']} is "
+                "labelled (the rows name them all). Hover a cell for its tokens and cosine."
+            )
+        elif not fit["values"]:
+            st.caption("The cells are too small to print their cosine: hover a cell for it.")
         mean_cos, mean_norm = proj.depth_profile(pts.hidden)
         visible = None if ratios is None else ratios.sum(axis=1)
-        st.plotly_chart(
+        ui.plotly_chart(
             charts.depth_profile_figure(mean_cos, mean_norm, visible, depth),
             key="profile",
             theme=None,
