@@ -115,6 +115,20 @@ def additive_mask(attention_mask: Tensor, dtype: torch.dtype = torch.float32) ->
     return torch.where(keep, zero, torch.finfo(dtype).min)
 
 
+def layer_mask(
+    attention_mask: Tensor | None, input_ids: Tensor, dtype: torch.dtype = torch.float32
+) -> Tensor | None:
+    """The additive mask every layer adds to its scores, built once per forward pass: None
+    without a mask or when nothing is padded (adding zeros would only cost time).
+
+    Shape: attention_mask (B, S) -> (B, 1, 1, S)
+    """
+    if attention_mask is None:
+        return None
+    keep = check_attention_mask(attention_mask, input_ids)
+    return None if bool(keep.all()) else additive_mask(keep, dtype)
+
+
 def to_key_padding_mask(attention_mask: Tensor) -> Tensor:
     """Convert to PyTorch's key_padding_mask, where True means "ignore this key". Shape: (B, S)"""
     return ~_keep(attention_mask)

@@ -10,7 +10,7 @@ from torch import Tensor, nn
 
 from .config import EncoderConfig
 from .layers import EncoderLayer
-from .masks import additive_mask, check_attention_mask
+from .masks import layer_mask
 from .positional import PositionalEncoding
 
 
@@ -104,26 +104,8 @@ class Encoder(nn.Module):
         Shape: input_ids (B, S), attention_mask (B, S) -> last_hidden_state (B, S, D)
         """
         input_ids = self._check_ids(input_ids)
-        B, S = input_ids.shape
-        x = self.tok_embed(input_ids) * self.embed_scale  # (B, S, D), section 3.4
-        if use_positions:
-            x = x + self.pos(S)
-        if self.type_embed is not None:
-            if token_type_ids is None:
-                token_type_ids = torch.zeros_like(input_ids)
-            token_type_ids = self._check_ids(
-                token_type_ids, "token_type_ids", self.cfg.type_vocab_size, (B, S)
-            )
-            x = x + self.type_embed(token_type_ids)
-        if self.embed_norm is not None:
-            x = self.embed_norm(x)
-        x = self.dropout(x)
-
-        mask = None  # additive (B, 1, 1, S), built once for every layer
-        if attention_mask is not None:
-            keep = check_attention_mask(attention_mask, input_ids)
-            if not bool(keep.all()):  # no padding: adding zeros would only cost time
-                mask = additive_mask(keep, x.dtype)
+        x = self.embed(input_ids, token_type_ids, use_positions=use_positions)  # (B, S, D)
+        mask = layer_mask(attention_mask, input_ids, x.dtype)  # (B, 1, 1, S), for every layer
         hidden = [x] if output_hidden_states else None
         attentions = [] if output_attentions else None
         for layer in self.layers:
@@ -141,6 +123,34 @@ class Encoder(nn.Module):
             tuple(hidden) if hidden is not None else None,
             tuple(attentions) if attentions is not None else None,
         )
+
+    def embed(
+        self,
+        input_ids: Tensor,
+        token_type_ids: Tensor | None = None,
+        *,
+        use_positions: bool = True,
+    ) -> Tensor:
+        """What the first layer reads: token embeddings (× embed_scale) + positions (+ token
+        types where the checkpoint has them), LayerNorm where it has one, then dropout.
+
+        Shape: input_ids (B, S) -> (B, S, D)
+        """
+        input_ids = self._check_ids(input_ids)
+        B, S = input_ids.shape
+        x = self.tok_embed(input_ids) * self.embed_scale  # (B, S, D), section 3.4
+        if use_positions:
+            x = x + self.pos(S)
+        if self.type_embed is not None:
+            if token_type_ids is None:
+                token_type_ids = torch.zeros_like(input_ids)
+            token_type_ids = self._check_ids(
+                token_type_ids, "token_type_ids", self.cfg.type_vocab_size, (B, S)
+            )
+            x = x + self.type_embed(token_type_ids)
+        if self.embed_norm is not None:
+            x = self.embed_norm(x)
+        return self.dropout(x)
 
     def _check_ids(
         self,

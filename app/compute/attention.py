@@ -23,7 +23,7 @@ from app import compute
 from app.compute.cache import MB, byte_budget
 from app.state import ModelChoice
 from encoder import EncoderConfig
-from encoder.masks import additive_mask, check_attention_mask
+from encoder.masks import check_attention_mask, layer_mask
 from encoder.tokenizer import Encoding
 
 # Every sentence's maps are kept when the whole batch's would fit in this many floats (32 MB);
@@ -108,16 +108,9 @@ def run_keeping(model, input_ids, attention_mask, rows: list[int]) -> list[np.nd
     Same operations and random draws, in the same order, as ``Encoder.forward``: the weights
     equal ``model(...).attentions[l][b, :, :n, :n]``. Shape: -> per kept row (L, H, n, n)
     """
-    S = input_ids.shape[1]
-    x = model.tok_embed(input_ids) * model.embed_scale  # (B, S, D)
-    x = x + model.pos(S)
-    if model.type_embed is not None:
-        x = x + model.type_embed(torch.zeros_like(input_ids))
-    if model.embed_norm is not None:
-        x = model.embed_norm(x)
-    x = model.dropout(x)
+    x = model.embed(input_ids)  # (B, S, D)
+    mask = layer_mask(attention_mask, input_ids, x.dtype)  # (B, 1, 1, S)
     keep = check_attention_mask(attention_mask, input_ids)
-    mask = None if bool(keep.all()) else additive_mask(keep, x.dtype)  # (B, 1, 1, S)
     lengths = [int(keep[b].sum()) for b in rows]  # padding is on the right
     L, H = len(model.layers), model.cfg.n_heads
     kept = [np.empty((L, H, n, n), dtype=np.float32) for n in lengths]

@@ -24,7 +24,7 @@ from encoder import Encoder, EncoderConfig
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.attention import scaled_dot_product_attention
 from encoder.experiments import padding_drift
-from encoder.masks import additive_mask, check_attention_mask
+from encoder.masks import additive_mask, layer_mask
 
 GRID_POINTS = 10  # pad counts on the drift chart (each costs two forward passes)
 
@@ -123,20 +123,8 @@ def layer_runs(
     Returns layer ``layer``'s input (1, W, D) and weights (1, H, W, W), and last_hidden_state
     (1, W, D) (None unless ``to_the_end``).
     """
-    ids = model._check_ids(input_ids)
-    S = ids.shape[1]
-    x = model.tok_embed(ids) * model.embed_scale  # (1, W, D)
-    x = x + model.pos(S)
-    if model.type_embed is not None:
-        x = x + model.type_embed(torch.zeros_like(ids))
-    if model.embed_norm is not None:
-        x = model.embed_norm(x)
-    x = model.dropout(x)
-    mask = None
-    if attention_mask is not None:
-        keep = check_attention_mask(attention_mask, ids)
-        if not bool(keep.all()):
-            mask = additive_mask(keep, x.dtype)  # (1, 1, 1, W)
+    x = model.embed(input_ids)  # (1, W, D)
+    mask = layer_mask(attention_mask, input_ids, x.dtype)  # (1, 1, 1, W)
     layer_input = weights = None
     for i, block in enumerate(model.layers):
         if i == layer:
