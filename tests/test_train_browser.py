@@ -183,8 +183,10 @@ def test_screenshots_after_training(server, browser, width):
     ARTIFACTS.mkdir(exist_ok=True)
     full_screenshot(page, ARTIFACTS / f"train_{width}.png")
     page.get_by_role("button", name="Pick it in the sidebar").click()  # the notice, issue 17.16
+    # The click's rerun may not have started when the status says idle: wait for its result.
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("reads digits, not words").first.wait_for(timeout=60_000)
     wait_idle(page)
     wait_painted(page, plotly=4)
-    assert "reads digits, not words" in page.locator('[data-testid="stSidebar"]').inner_text()
     full_screenshot(page, ARTIFACTS / f"train_picked_{width}.png")
     context.close()
