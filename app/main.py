@@ -26,18 +26,9 @@ st.set_page_config(
     page_title="Encoder Explorer", page_icon=str(state.ASSETS / "favicon.png"), layout="wide"
 )
 
-# Each page's address is its title in lower case with hyphens, as a person would guess it
-# (Padding & masks is /padding). Encode, the default page, is served at the app's root.
-# url path -> (file, title, icon)
-PAGE_TABLE = {
-    "home": ("views/encode.py", "Encode", ":material/input:"),
-    "attention": ("views/attention.py", "Attention", ":material/grid_on:"),
-    "positions": ("views/positional.py", "Positions", ":material/waves:"),
-    "layer-by-layer": ("views/projections.py", "Layer by layer", ":material/scatter_plot:"),
-    "padding": ("views/padding.py", "Padding & masks", ":material/check_box_outline_blank:"),
-    "inside-a-layer": ("views/inside_layer.py", "Inside a layer", ":material/layers:"),
-    "train": ("views/train.py", "Train", ":material/model_training:"),
-}
+# Each page's address is its title in lower case with hyphens (state.PAGE_TABLE); Encode, the
+# default page, is served at the app's root.
+PAGE_TABLE = state.PAGE_TABLE
 # Other addresses people type or older links carry, the file names among them (which
 # AppTest.switch_page("views/....py") resolves to): each opens its page, the query kept.
 ALIASES = {

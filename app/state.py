@@ -39,6 +39,20 @@ MAX_SENTENCES = 8  # lines beyond this are dropped, and the page says so
 MAX_LINK_TEXT = 1500  # characters of text that a shared link carries
 PRETRAINED_MAX_LEN = 512
 
+# The pages, in the navigation's order: url path -> (file, title, icon). Each page's address is
+# its title in lower case with hyphens, as a person would guess it (Padding & masks is
+# /padding); "home" is the app's root. Lessons link to the pages by these paths.
+PAGE_TABLE = {
+    "lessons": ("views/lessons.py", "Lessons", ":material/school:"),
+    "home": ("views/encode.py", "Encode", ":material/input:"),
+    "attention": ("views/attention.py", "Attention", ":material/grid_on:"),
+    "positions": ("views/positional.py", "Positions", ":material/waves:"),
+    "layer-by-layer": ("views/projections.py", "Layer by layer", ":material/scatter_plot:"),
+    "padding": ("views/padding.py", "Padding & masks", ":material/check_box_outline_blank:"),
+    "inside-a-layer": ("views/inside_layer.py", "Inside a layer", ":material/layers:"),
+    "train": ("views/train.py", "Train", ":material/model_training:"),
+}
+
 TEXT = "text"
 DEFAULT_TEXT = next(iter(EXAMPLES.values()))
 DEFAULTS = {

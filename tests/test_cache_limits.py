@@ -131,6 +131,10 @@ def worst_entries() -> dict[str, tuple[int, str]]:
         "app.compute.train.head_match": (0, "(L, H) floats"),
         "app.compute.train.example_attention": (4 * H * 10 * 10 * f4, "(4, 16, 10, 10)"),
         "app.compute.train.try_text": (0, "three short strings"),
+        "app.compute.train.trained_run": (
+            checkpoint.MAX_BYTES + 12 * 4 * H * 10 * 10 * f4,
+            "a checkpoint and 12 snapshots of (4, 16, 10, 10)",
+        ),
     }
 
 

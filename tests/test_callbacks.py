@@ -31,6 +31,7 @@ PAGES = {  # page file -> a link that shows the widgets with callbacks
     "views/padding.py": {},
     "views/inside_layer.py": {},
     "views/train.py": {},
+    "views/lessons.py": {"lesson": "attention-head", "step": "6"},
 }
 MAX_ARG_BYTES = 64_000  # a callback's arguments: labels and indices, never arrays
 

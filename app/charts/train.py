@@ -86,6 +86,19 @@ def curves(
     return go.Figure(traces, layout)
 
 
+def history_curves(
+    history: list, *, target: float, evals: list[tuple[int, float]] = ()
+) -> go.Figure:
+    """``curves`` of a run's history: its points (encoder.train.Point) in step order."""
+    return curves(
+        [p.step for p in history],
+        [p.loss for p in history],
+        [p.accuracy for p in history],
+        target=target,
+        evals=list(evals),
+    )
+
+
 def tiles(
     maps: list[np.ndarray],
     titles: list[str],

@@ -23,12 +23,14 @@ from app import compute
 from app.compute.cache import MB, byte_budget
 from app.state import ModelChoice
 from encoder import EncoderConfig
+from encoder.analysis import attention_rollout
 from encoder.masks import check_attention_mask, layer_mask
 from encoder.tokenizer import Encoding
 
 # Every sentence's maps are kept when the whole batch's would fit in this many floats (32 MB);
 # above it only the sentences on screen are, so switching sentence then runs the batch again.
 KEEP_ALL_FLOATS = 8_000_000
+RESIDUAL = 0.5  # rollout's weight of the residual connection (Mean & rollout)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,17 @@ def without_special(att: np.ndarray, special: list[bool]) -> tuple[np.ndarray, l
     sub = att[..., idx, :][..., :, idx]
     total = sub.sum(axis=-1, keepdims=True)
     return np.divide(sub, total, out=np.zeros_like(sub), where=total > 0), idx
+
+
+def mean_and_rollout(
+    maps: np.ndarray, layer: int, residual: float = RESIDUAL
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Mean & rollout view's two maps at ``layer``: the mean over its heads, and the
+    rollout through layers 0 to ``layer`` (``encoder.analysis.attention_rollout``).
+
+    Shape: maps (L, H, S, S) -> (S, S), (S, S)
+    """
+    return maps[layer].mean(axis=0), attention_rollout(maps, residual=residual)[layer]
 
 
 def head_csv(matrix: np.ndarray, labels: list[str]) -> str:

@@ -13,6 +13,7 @@ import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 import torch
 
@@ -54,6 +55,11 @@ def eval_model(choice: ModelChoice) -> Encoder:
 def model_max_len(choice: ModelChoice) -> int:
     """Longest sequence the model accepts (512 for MiniLM; the sidebar's max_len from scratch)."""
     return eval_model(choice).cfg.max_len
+
+
+def padded_tokens(tokens: list[str], width: int, pad_token: str) -> list[str]:
+    """One sentence's tokens followed by ``pad_token`` up to ``width`` positions."""
+    return list(tokens) + [pad_token] * (width - len(tokens))
 
 
 def padded(ids: tuple[int, ...], width: int, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -255,3 +261,23 @@ def pad_attention_share(weights: np.ndarray, attention_mask: np.ndarray) -> floa
     """Mean weight that real query rows give to padded keys. Shape: weights (W, W)"""
     real = attention_mask.astype(bool)
     return float(weights[real][:, ~real].sum(axis=-1).mean()) if (~real).any() else 0.0
+
+
+def trap_table(view: PaddedView, head: int) -> pd.DataFrame:
+    """The NaN trap of one head: a fully padded row masked with -inf, then with finfo.min."""
+
+    def row(fill: str, weights: np.ndarray, nans: int) -> dict:
+        shown = ", ".join("nan" if np.isnan(w) else f"{w:.4f}" for w in weights[:4])
+        return {
+            "masked with": fill,
+            f"weights of the row (first 4 of {len(weights)})": shown + ", …",
+            "row sum": "nan" if np.isnan(weights.sum()) else f"{weights.sum():.4f}",
+            "NaN values in the heads' outputs": nans,
+        }
+
+    return pd.DataFrame(
+        [
+            row("−inf", view.nan_inf[head], view.out_nan[0]),
+            row("torch.finfo(float32).min", view.nan_min[head], view.out_nan[1]),
+        ]
+    )

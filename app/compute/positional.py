@@ -59,6 +59,12 @@ def default_pairs(d_model: int) -> list[int]:
     return [0, 2 * (d_model // 8), 2 * (d_model // 4)]
 
 
+def pair_dims(sines: list[int], d_model: int) -> list[int]:
+    """The columns the Curves view draws for the picked sine columns: each with its cosine
+    partner (none after an odd width's last sine), in order, once each."""
+    return sorted({j for s in sines for j in (s, s + 1) if j < d_model})
+
+
 def dot_similarity(pe: np.ndarray) -> np.ndarray:
     """PE·PE between every pair of positions. Shape: (N, D) -> (N, N)"""
     return pe @ pe.T
@@ -69,6 +75,11 @@ def offset_profiles(length: int, d_model: int, base: float, starts: tuple[int, .
     """PE(p)·PE(p + k) for each start p and k = 0 .. length - 1. Shape: (len(starts), length)"""
     pe = table(max(starts) + length, d_model, base)
     return np.stack([pe[p + np.arange(length)] @ pe[p] for p in starts])
+
+
+def profile_gap(profiles: np.ndarray) -> float:
+    """The largest |difference| between the first two similarity profiles (two starts)."""
+    return float(np.abs(profiles[0] - profiles[1]).max())
 
 
 @dataclass(frozen=True)
@@ -201,6 +212,11 @@ def percentiles(values: np.ndarray) -> dict[str, float]:
     """The box a chart draws: 5th, 25th, 50th, 75th and 95th percentiles."""
     p5, q1, median, q3, p95 = np.percentile(values, [5, 25, 50, 75, 95])
     return dict(low=p5, q1=q1, median=median, q3=q3, high=p95)
+
+
+def movable(special: tuple[bool, ...] | list[bool]) -> int:
+    """How many tokens the order test can move: all but the special ones ([CLS], [SEP])."""
+    return len(special) - sum(special)
 
 
 def shuffle(n_tokens: int, seed: int, special: tuple[bool, ...]) -> tuple[int, ...]:

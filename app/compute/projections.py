@@ -6,6 +6,7 @@ that runs ``encoder.analysis.project`` on the forward pass the page already hold
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,10 +16,13 @@ from threadpoolctl import threadpool_limits
 
 from app import compute
 from app.compute.cache import MB
-from app.state import ModelChoice
+from app.state import ASSETS, ModelChoice
 from encoder import analysis
 from encoder.tokenizer import Encoding
 
+# name -> the sentences, the token to trace, the colouring and what to look for (the page's
+# preset buttons; the lessons start from them too)
+PRESETS: dict[str, dict] = json.loads((ASSETS / "presets.json").read_text())
 METHODS = {"PCA": "pca", "t-SNE": "tsne"}  # what the page shows -> encoder.analysis.project's
 # Points (tokens x depths) each method gets at most; the rest is dropped, and the page says so.
 # bench/projections.py: PCA of 7,168 points takes ~0.4 s, t-SNE of 2,100 points ~8 s, of

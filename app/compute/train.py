@@ -8,6 +8,7 @@ shared through ``compute.trained_checkpoint`` / ``compute.trained_model``, keyed
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -306,10 +307,15 @@ def arch_of(weights: bytes) -> dict:
 @st.cache_data(show_spinner=False, max_entries=8)
 def example_attention(weights: bytes) -> np.ndarray:
     """A checkpoint's attention on its task's fixed example. Shape: (L, H, n, n)"""
+    return attention_on(weights, compute.trained_checkpoint(weights).task.example)
+
+
+def attention_on(weights: bytes, text: str) -> np.ndarray:
+    """A checkpoint's attention on one input (ValueError if unreadable). Shape: (L, H, n, n)"""
     from encoder.train import attention_of
 
     ckpt = compute.trained_checkpoint(weights)
-    return attention_of(ckpt.model, ckpt.task, ckpt.task.example)
+    return attention_of(ckpt.model, ckpt.task, text)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -320,3 +326,72 @@ def try_text(weights: bytes, text: str) -> tuple[list[str], str, str]:
     ckpt = compute.trained_checkpoint(weights)
     enc = ckpt.tokenizer().encode(text)
     return enc.tokens, predict(ckpt.model, ckpt.task, text), ckpt.task.solve(text)
+
+
+def head_tiles(attention: np.ndarray, ideal: np.ndarray) -> tuple[list[np.ndarray], list[str]]:
+    """Every head's map, layer by layer, titled with its share of weight on the ideal keys
+    ("L1 H2 · 87%"). Shape: attention (L, H, n, n)"""
+    match = head_match(attention, ideal)
+    L, H = match.shape
+    maps = [attention[i, h] for i in range(L) for h in range(H)]
+    return maps, [f"L{i} H{h} · {match[i, h]:.0%}" for i in range(L) for h in range(H)]
+
+
+def snapshot_maps(
+    snapshots: list[Snapshot], ideal: np.ndarray, head: tuple[int, int] | None = None, last: int = 8
+) -> tuple[list[np.ndarray], list[str]]:
+    """The fixed example's attention at each of the ``last`` snapshots, with tile titles: one head
+    (layer, head) throughout, or each snapshot's own best head; each with its share of weight on
+    the ideal keys ("step 200 · L1 H2 · 87%")."""
+    maps, titles = [], []
+    for snap in snapshots[-last:]:
+        if head is None:
+            layer, h, match = best(snap.attention, ideal)
+        else:
+            layer, h = head
+            match = float(head_match(snap.attention, ideal)[layer, h])
+        maps.append(snap.attention[layer, h])
+        titles.append(f"step {snap.step} · L{layer} H{h} · {match:.0%}")
+    return maps, titles
+
+
+def steps_to(history: list[Point], accuracy: float, window: int = 20) -> int | None:
+    """The first step at which the batch accuracy (the mean of the last ``window`` steps, as the
+    page's progress line says it) reaches ``accuracy``; None if it never does."""
+    for k in range(len(history)):
+        recent = history[max(0, k + 1 - window) : k + 1]
+        if sum(p.accuracy for p in recent) / len(recent) >= accuracy:
+            return history[k].step
+    return None
+
+
+def untrained(
+    task_name: str, arch: tuple[tuple[str, object], ...], settings: Settings
+) -> tuple[float, Point]:
+    """A run's model before it learns anything: its token accuracy on the fresh examples the
+    run's final evaluation uses, and its first step's point (the loss and batch accuracy the
+    curves start from, measured before that step's update). Not cached: about 0.3 s."""
+    trainer = start(task_name, dict(arch), settings).trainer
+    accuracy = trainer.evaluate()
+    return accuracy, trainer.run(steps=1)[0]
+
+
+# one run (the lesson's): ~0.1 MB, its checkpoint and up to 12 snapshots of (L, H, 10, 10)
+@st.cache_resource(
+    show_spinner="Training a small model (once for this server: a few seconds)…",
+    max_entries=1,
+)
+def trained_run(task_name: str, arch: tuple[tuple[str, object], ...], settings: Settings) -> Result:
+    """Train to the end, once per server, as the Train page's Start does with these settings:
+    the same Job, so the same steps, snapshots and weights (the seed fixes them all; keep
+    ``settings.max_seconds`` far above the run's time, so that the clock never decides).
+
+    ``arch``: model_config's arguments as (name, value) pairs (hashable, for the cache key).
+    """
+    job = start(task_name, dict(arch), settings)
+    while not job.trainer.done:
+        job.advance(math.inf)
+    result = job.finish()
+    for snap in result.snapshots:  # shared by every session: read-only
+        snap.attention.flags.writeable = False
+    return result

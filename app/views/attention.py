@@ -15,11 +15,11 @@ from app.components.attention_canvas import attention_canvas, pick_head, pick_qu
 from app.compute import attention as attn
 from app.snippets.attention import attention_snippet
 from app.views.attention_compare import compare_view
-from encoder.analysis import attention_rollout, head_statistics
+from encoder.analysis import head_statistics
 
 VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare"]
 LINE_MIN = 0.01  # token lines below this weight are not drawn
-RESIDUAL = 0.5  # rollout's weight of the residual connection
+RESIDUAL = attn.RESIDUAL  # rollout's weight of the residual connection
 
 
 def share(label: str, help: str) -> st.column_config.NumberColumn:
@@ -232,8 +232,7 @@ elif view == "Token lines":
     )
 
 elif view == "Mean & rollout":
-    mean = maps[layer].mean(axis=0)
-    rollout = attention_rollout(maps, residual=RESIDUAL)[layer]
+    mean, rollout = attn.mean_and_rollout(maps, layer, RESIDUAL)
     (mean_top, mean_scale), (roll_top, roll_scale) = (
         charts.weight_scale(mean, own_max),
         charts.weight_scale(rollout, own_max),

@@ -7,9 +7,10 @@ import streamlit as st
 
 from app import state, ui
 from app.charts import encode as charts
+from app.compute import encode as ce
 from app.snippets.encode import encode_snippet
 from encoder.analysis import cosine_matrix, mean_pool
-from encoder.summary import group_layers, group_parameters, shape_trace
+from encoder.summary import group_parameters
 
 PAD_STYLE = "background-color: #f1f5f9; color: #94a3b8"
 SPECIAL_STYLE = "color: #4f46e5; font-weight: 600"
@@ -46,17 +47,6 @@ enc = fwd.encodings[pick]
 words = enc.words()
 
 
-def token_rows() -> pd.DataFrame:
-    """The picked sentence's tokens, pieces grouped under their word, then its padding."""
-    rows = []
-    for word, idx in words:
-        for k, i in enumerate(idx):
-            kind = "special" if enc.special[i] else ("word piece" if k else "word")
-            rows.append((i, enc.tokens[i], enc.ids[i], word, kind))
-    rows += [(p, "[PAD]", int(fwd.input_ids[pick, p]), "", "padding") for p in range(len(enc), S)]
-    return pd.DataFrame(rows, columns=["position", "token", "id", "word", "kind"])
-
-
 def fitted_columns(frame: pd.DataFrame) -> dict:
     """A width per column that fits its longest cell: the grid sizes columns by their first
     rows only, so a "word piece" further down was cut to "word pie"."""
@@ -70,25 +60,10 @@ def fitted_columns(frame: pd.DataFrame) -> dict:
 
 def batch_grid(view: str):
     """Every sentence of the padded batch, one row each: tokens, ids or the mask as numbers."""
-    if view == "ids":
-        cells = fwd.input_ids.tolist()
-    elif view == "mask":
-        cells = fwd.attention_mask.tolist()
-    else:  # st.table reads Markdown: tokens are user text, so escape them
-        cells = [
-            [state.md_escape(t) for t in e.tokens] + ["[PAD]"] * (S - len(e)) for e in fwd.encodings
-        ]
-    grid = pd.DataFrame(
-        cells,
-        index=pd.Index([str(i + 1) for i in range(B)], name="sentence"),
-        columns=[str(p) for p in range(S)],
-    )
+    # st.table reads Markdown: tokens are user text, so escape them
+    grid = ce.batch_cells(fwd, view, label=state.md_escape)
     mask = pd.DataFrame(fwd.attention_mask, index=grid.index, columns=grid.columns)
-    special = pd.DataFrame(
-        [e.special + [False] * (S - len(e)) for e in fwd.encodings],
-        index=grid.index,
-        columns=grid.columns,
-    )
+    special = ce.special_cells(fwd)
     styles = mask.map(lambda m: "" if m else PAD_STYLE).where(~special, SPECIAL_STYLE)
     return grid.style.apply(lambda _: styles, axis=None)
 
@@ -98,7 +73,7 @@ st.caption("Pieces of one word are joined with ·")
 st.text("  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words))
 # side by side on a projector, stacked on a laptop (a horizontal container wraps)
 with st.container(horizontal=True, gap="large"):
-    rows = token_rows()
+    rows = ce.token_rows(fwd, pick)
     st.dataframe(
         rows,
         hide_index=True,
@@ -123,14 +98,7 @@ st.subheader("2 · Through the encoder")
 # a horizontal container wraps: side by side on a projector, stacked on a laptop
 with st.container(horizontal=True, gap="large"):
     with st.container(width="content"):
-        trace = group_layers(shape_trace(fwd.config, B, S), fwd.config.n_layers)
-        shapes = pd.DataFrame(
-            {
-                "stage": [t.name for t in trace],
-                "shape": [" × ".join(map(str, t.shape)) for t in trace],
-                "what": [t.note for t in trace],
-            }
-        )
+        shapes = ce.shape_table(fwd.config, B, S)
         ui.plain_table(shapes, hide_index=True, width="content")
         total_params = fwd.parameters[-1][1]
         st.metric("Parameters", f"{total_params:,}")

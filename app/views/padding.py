@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from app import compute, state, ui
@@ -48,7 +47,7 @@ room = pad.model_max_len(choice) - n_real  # [PAD] tokens the model can still ta
 own = S - n_real  # its padding in the sidebar's batch
 width = S if own else n_real + min(DEMO_PAD, room)
 pad_token = compute.tokenizer().pad_token
-tokens = enc.tokens + [pad_token] * (width - n_real)
+tokens = pad.padded_tokens(enc.tokens, width, pad_token)
 n_pad = width - n_real
 
 if B == 1 and n_pad:
@@ -70,7 +69,7 @@ if n_pad == 0:
 
 # ---- 1 · the batch -------------------------------------------------------------------------
 st.subheader("1 · The padded batch and its mask")
-rows = [e.tokens + [pad_token] * (S - len(e)) for e in fwd.encodings]
+rows = [pad.padded_tokens(e.tokens, S, pad_token) for e in fwd.encodings]
 ui.plotly_chart(charts.batch_grid(rows, fwd.attention_mask), key="grid", theme=None)
 ui.plotly_chart(
     charts.batch_grid(rows, fwd.attention_mask, show="mask"), key="mask_grid", theme=None
@@ -248,24 +247,7 @@ with st.container(horizontal=True, gap="large"):
 
 # ---- 5 · the NaN trap -------------------------------------------------------------------------
 st.subheader("5 · The NaN trap: −inf vs the most negative float")
-
-
-def trap_row(fill: str, weights: np.ndarray, nans: int) -> dict:
-    shown = ", ".join("nan" if np.isnan(w) else f"{w:.4f}" for w in weights[:4])
-    return {
-        "masked with": fill,
-        f"weights of the row (first 4 of {len(weights)})": shown + ", …",
-        "row sum": "nan" if np.isnan(weights.sum()) else f"{weights.sum():.4f}",
-        "NaN values in the heads' outputs": nans,
-    }
-
-
-trap = pd.DataFrame(
-    [
-        trap_row("−inf", view.nan_inf[head], view.out_nan[0]),
-        trap_row("torch.finfo(float32).min", view.nan_min[head], view.out_nan[1]),
-    ]
-)
+trap = pad.trap_table(view, head)
 ui.plain_table(trap, hide_index=True, width="content")
 st.markdown(
     f"Computed live on layer {layer}, head {head}: a query row whose every key is padding (a "

@@ -114,7 +114,7 @@ def curves_view(d: int, n: int, base: float) -> dict:
                     **PAGE,
                 )
             )
-    dims = sorted({j for s in picked for j in (s, s + 1) if j < d})
+    dims = pc.pair_dims(picked, d)
     fine = pc.fine_positions(n)
     fig = charts.curves(pe, dims, lam, fine, pc.continuous_curves(fine, d, base, dims))
     ui.plotly_chart(fig, key="curves", theme=None)
@@ -162,7 +162,7 @@ def similarity_view(d: int, n: int, base: float) -> dict:
             prof, ["from p = 0", f"from p = {start}"], "PE(p) · PE(p + k) against k", "dot product"
         )
         ui.plotly_chart(fig, key="profile", width=620, theme=None)
-    gap = float(np.abs(prof[0] - prof[1]).max())
+    gap = pc.profile_gap(prof)
     slowest = float(pc.wavelength(d, base)[-1])
     if slowest < n:
         st.info(
@@ -295,7 +295,7 @@ def learned_view(n: int, base: float) -> None:
 
 def what_differs(c: pc.Comparison) -> str:
     """The comparison in words, from what the numbers show at this max_len and base."""
-    gap = float(np.abs(c.profiles[0] - c.profiles[1]).max())
+    gap = pc.profile_gap(c.profiles)
     turn, bend = pc.turn_per_position(c.pca_learned), pc.bend_per_step(c.pca_learned)
     if turn > 45:  # over a few hundred positions the top two components are a fast ring
         shape = (
@@ -329,8 +329,7 @@ def order_view() -> dict | None:
         st.error(f"Could not read sentence {i + 1}: {err}")
         return None
     ui.say_cuts(choice, [None] * i + [enc])  # numbered as sentence i + 1
-    movable = len(enc) - sum(enc.special)
-    if movable < 2:
+    if pc.movable(enc.special) < 2:
         st.info(
             "This sentence has fewer than two tokens to move (special tokens such as [CLS] "
             "and [SEP] stay put), so there is nothing to shuffle: type a longer one in the "

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from app import compute, state, ui
@@ -13,7 +11,7 @@ from app.compute import projections as proj
 from app.snippets.projections import projections_snippet
 from encoder.analysis import cosine_matrix
 
-PRESETS: dict[str, dict] = json.loads((state.ASSETS / "presets.json").read_text())
+PRESETS = proj.PRESETS
 MAX_LABELS = 150  # tokens per depth beyond which their labels only overlap
 MAX_COSINE = 96  # tokens in one readable cosine matrix
 MAX_TRACED = 8

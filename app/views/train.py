@@ -107,27 +107,13 @@ def progress_text(job: jobs.Job) -> str:
 
 
 def curves(history, evals=()) -> None:
-    fig = charts.curves(
-        [p.step for p in history],
-        [p.loss for p in history],
-        [p.accuracy for p in history],
-        target=Settings().target,
-        evals=list(evals),
-    )
+    fig = charts.history_curves(history, target=Settings().target, evals=list(evals))
     ui.plotly_chart(fig, theme=None, key=f"curves_{len(history)}")
 
 
 def strip(snapshots, tokens, head: tuple[int, int] | None, ideal) -> None:
     """The fixed example's attention at each snapshot: one head (or each one's best head)."""
-    maps, titles = [], []
-    for snap in snapshots[-8:]:
-        if head is None:
-            layer, h, match = jobs.best(snap.attention, ideal)
-        else:
-            layer, h = head
-            match = float(jobs.head_match(snap.attention, ideal)[layer, h])
-        maps.append(snap.attention[layer, h])
-        titles.append(f"step {snap.step} · L{layer} H{h} · {match:.0%}")
+    maps, titles = jobs.snapshot_maps(snapshots, ideal, head)
     fig = charts.tiles(maps, titles, tokens, columns=4, tile_px=140)
     ui.plotly_chart(fig, theme=None, key=f"strip_{snapshots[-1].step}_{head}", width="content")
 
@@ -212,14 +198,10 @@ def show_result(result: jobs.Result) -> None:
             ui.plotly_chart(pair, theme=None, key="pair", width="content")
         with st.container(width="content"):
             st.caption(f"Every head at step {at}, with its share of weight on the ideal keys.")
-            match_all = jobs.head_match(att, ideal)
-            L, H = match_all.shape
+            maps, titles = jobs.head_tiles(att, ideal)
+            H = att.shape[1]
             grid = charts.tiles(
-                [att[i, h] for i in range(L) for h in range(H)],
-                [f"L{i} H{h} · {match_all[i, h]:.0%}" for i in range(L) for h in range(H)],
-                tokens,
-                columns=H,
-                tile_px=max(100, min(180, 720 // H)),
+                maps, titles, tokens, columns=H, tile_px=max(100, min(180, 720 // H))
             )
             ui.plotly_chart(grid, theme=None, key="grid", width="content")
     if len(snapshots) > 1:

@@ -1,0 +1,244 @@
+"""Lessons: predict, then see what the model does, one step at a time, for a student alone or
+a teacher at a projector (presenter mode). The lessons are data (app/lessons); this page only
+draws a step, its prediction widget and, once a prediction is committed, the live answer."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from app import state, ui
+from app.charts.qr import qr_png
+from app.lessons import LESSONS
+from app.lessons import session as ls
+from app.lessons.base import Choice, Number, Reveal, Shown, say
+
+PRESENT_CSS = """<style>
+[data-testid="stMain"] .block-container { padding-top: 3.6rem; padding-bottom: 1rem; }
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] p,
+[data-testid="stMain"] [data-testid="stMarkdownContainer"] li,
+[data-testid="stMain"] [data-testid="stWidgetLabel"] p,
+[data-testid="stMain"] input, [data-testid="stMain"] textarea,
+[data-testid="stMain"] [data-testid="stAlertContentSuccess"] p,
+[data-testid="stMain"] [data-testid="stAlertContentWarning"] p {
+    font-size: 22px; line-height: 1.35;
+}
+[data-testid="stMain"] h3 { font-size: 30px; padding: 0 0 0.4rem 0; }
+[data-testid="stMain"] button p { font-size: 20px; }
+[data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 18px; }
+[data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
+</style>"""
+FIGURE_HEIGHT = {False: 380, True: 330}  # px: a projector shows one step on one screen
+
+problems = ls.follow_link()
+present = bool(st.session_state.get(ls.PRESENT))
+if present:
+    st.set_page_config(initial_sidebar_state="collapsed")
+    st.html(PRESENT_CSS)
+slug, n = st.session_state[ls.LESSON], st.session_state[ls.STEP]
+lesson = LESSONS[slug]
+steps = len(lesson.steps)
+step = lesson.steps[n - 1]
+ls.write_link(slug, n, present)
+
+if problems:
+    st.warning("This link could not be followed exactly:\n" + "\n".join(f"- {p}" for p in problems))
+if not present:
+    st.title("Lessons")
+    st.caption(
+        "Predict first, then let the model show you. Every answer is computed live by the "
+        "model; each lesson runs its own model, so everyone in a room sees the same numbers "
+        "(the sidebar's model is kept for the other pages)."
+    )
+bar = st.columns([3, 2], vertical_alignment="bottom")
+with bar[0]:
+    st.selectbox(
+        "Lesson",
+        list(LESSONS),
+        format_func=ls.title_of,
+        key="lesson_pick",
+        on_change=ls.pick,
+        label_visibility="collapsed" if present else "visible",
+    )
+with bar[1]:
+    st.toggle(
+        "Presenter mode",
+        key=ls.PRESENT,
+        help="For a projector: larger type, one step per screen, ← and → for the steps, and "
+        "a QR code so the class can follow on their own devices.",
+    )
+right_so_far, judged, _ = ls.score(slug)
+st.progress(
+    n / steps,
+    text=f"**{lesson.title}** · step {n} of {steps}: {step.title}"
+    + (f" · {right_so_far} of {judged} right so far" if judged else ""),
+)
+if not present and n == 1:
+    st.markdown(f"*{lesson.summary}*")
+
+ctx = ls.ctx(lesson)
+done = ls.committed(slug, n)
+if present:  # the question on the left, its chart and the QR code on the right
+    main, side = st.columns([3, 2], gap="large")
+    foot = main
+else:  # the question, its charts (at most 820 px wide: a heatmap is not a banner), the rest
+    main, side, foot = st.container(), st.container(width=820), st.container()
+
+
+def draw(shown: Shown | Reveal, prefix: str) -> None:
+    """A step's figures (side by side, or in tabs on a projector) and its table."""
+    figures = list(shown.figures)
+    if len(figures) > 1:
+        titles = [fig.layout.title.text or f"Chart {i + 1}" for i, fig in enumerate(figures)]
+        slots = st.tabs(titles) if present else st.columns(len(figures))
+    else:
+        slots = [st.container() for _ in figures]
+    for i, (slot, fig) in enumerate(zip(slots, figures, strict=True)):
+        fig.update_layout(height=min(fig.layout.height or 10_000, FIGURE_HEIGHT[present]))
+        with slot:
+            ui.plotly_chart(fig, key=f"{prefix}_{slug}_{n}_{i}")
+    if shown.table is not None:
+        st.dataframe(shown.table, hide_index=True)
+
+
+def predict_widget(ask, disabled: bool) -> object:
+    """The step's one prediction widget, key ``predict``: empty until the learner answers."""
+    if isinstance(ask, Number):
+        whole = ls.number_kind(ask)
+        kind = int if whole else float
+        return st.number_input(
+            ask.label,
+            min_value=kind(ask.low),
+            max_value=kind(ask.high),
+            step=kind(ask.step),
+            value=None,
+            placeholder="Type a number",
+            key=ls.PREDICT,
+            disabled=disabled,
+        )
+    options = list(ask.choices(ctx))
+    if not options:
+        st.info("Type a sentence above: the choices come from your words.")
+        return None
+    if st.session_state.get(ls.PREDICT) not in [None, *options]:  # the sentences changed
+        st.session_state.pop(ls.PREDICT)
+    if ask.widget == "selectbox":
+        return st.selectbox(
+            ask.label, options, index=None, placeholder="Choose…", key=ls.PREDICT,
+            disabled=disabled,
+        )  # fmt: skip
+    if ask.widget == "pills":
+        return st.pills(ask.label, options, key=ls.PREDICT, disabled=disabled)
+    if ask.widget == "segmented":
+        return st.segmented_control(ask.label, options, key=ls.PREDICT, disabled=disabled)
+    return st.radio(
+        ask.label, options, index=None, horizontal=True, key=ls.PREDICT, disabled=disabled
+    )
+
+
+with main:
+    st.markdown(step.question)
+    if step.yours:
+        if ls.YOURS not in st.session_state:  # the box was not on the last screen
+            st.session_state[ls.YOURS] = ls.text(slug)
+        st.text_area(
+            "Your sentences, one per line (now try yours)",
+            key=ls.YOURS,
+            height=90 if present else 110,
+            max_chars=5_000,
+            on_change=ls.keep_text,
+            args=(slug,),
+        )
+        if not ctx.sentences:
+            st.info("Type a sentence above: this step runs the model on yours.")
+    ready = ctx.sentences or not step.yours
+    shown = None
+    if step.show is not None and ready:
+        try:
+            shown = step.show(ctx)
+        except ValueError as err:
+            st.error(f"Could not show this step on these sentences: {err}")
+        if shown is not None and shown.text:
+            st.markdown(shown.text)
+    if isinstance(step.ask, Choice) and done is not None and done not in step.ask.choices(ctx):
+        st.markdown(f"**Your prediction:** {say(step.ask, done)}")
+    prediction = predict_widget(step.ask, disabled=done is not None)
+    buttons = st.container(horizontal=True)
+    buttons.button(
+        "Back",
+        key="back",
+        icon=":material/arrow_back:",
+        shortcut="Left",
+        disabled=n == 1,
+        on_click=ls.go,
+        args=(slug, n - 1),
+    )
+    buttons.button(
+        "Reveal",
+        key=ls.REVEAL,
+        type="primary",
+        icon=":material/visibility:",
+        disabled=prediction is None or done is not None or not ready,
+        on_click=ls.commit,
+        args=(slug, n),
+        help="Commit your prediction first: the answer is computed once you have.",
+    )
+    later = list(LESSONS)[list(LESSONS).index(slug) + 1 :]
+    if n < steps:
+        buttons.button(
+            "Next", key="next", icon=":material/arrow_forward:", icon_position="right",
+            shortcut="Right", on_click=ls.go, args=(slug, n + 1),
+        )  # fmt: skip
+    elif later:
+        buttons.button(
+            "Next lesson", key="next", icon=":material/arrow_forward:", icon_position="right",
+            shortcut="Right", on_click=ls.go, args=(later[0], 1),
+        )  # fmt: skip
+
+reveal = None
+if done is not None and ready:
+    with main:
+        try:
+            with st.spinner("The model is working it out…", show_time=True):
+                reveal = step.reveal(ctx)
+        except ValueError as err:
+            st.error(f"Could not compute the answer on these sentences: {err}")
+    if reveal is not None:
+        ok = ls.record(slug, n, step.ask, done, reveal.answer)
+        margin = ""
+        if isinstance(step.ask, Number) and step.ask.tolerance:
+            margin = f" (right within ±{step.ask.say(step.ask.tolerance)})"
+        verdict = st.success if ok else st.warning
+        with main:
+            verdict(
+                f"**{'Right' if ok else 'Not quite'}.** You predicted {say(step.ask, done)}; "
+                f"the model's answer is {say(step.ask, reveal.answer)}{margin}.",
+                icon=":material/check_circle:" if ok else ":material/lightbulb:",
+            )
+            st.markdown(f"**What the model did.** {reveal.said}")
+            st.markdown(f"**Why.** {reveal.why}")
+
+with side:
+    if reveal is not None:
+        draw(reveal, "reveal")
+    elif shown is not None:
+        draw(shown, "shown")
+    if present and st.context.url:
+        root = st.context.url.rstrip("/")
+        follow = f"{root}/lessons?{urlencode(ls.link_query(slug, n, False))}"
+        st.image(qr_png(follow), width=150, caption="Follow on your device")
+
+with foot:
+    title = state.PAGE_TABLE[step.page][1]
+    st.link_button(
+        f"Open this on the {title} page", step.link(ctx), icon=":material/open_in_new:",
+        help="Opens the page in a new tab, set up as this step describes.",
+    )  # fmt: skip
+    if n == steps and done is not None:
+        right_n, _, total = ls.score(slug)
+        skipped = total - ls.score(slug)[1]
+        st.subheader(f"{right_n} of {total} predictions right")
+        if skipped:
+            st.caption(f"{ui.count(skipped, 'step')} without a prediction: Back to try them.")
+        st.markdown(lesson.next_up)

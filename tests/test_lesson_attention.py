@@ -1,0 +1,191 @@
+"""Lesson 2, "What one attention head does": every step's answer and numbers against MiniLM's own
+forward pass and encoder.analysis, the "now try yours" step on two sets of sentences, and
+every step's link opening the Attention page in the state the step talks about."""
+
+from __future__ import annotations
+
+import math
+from functools import cache
+from urllib.parse import parse_qsl
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from app import state
+from app.lessons import attention as lesson
+from app.lessons.base import Choice, Ctx, Number, Reveal, Shown
+from encoder.analysis import attention_rollout, head_statistics
+from encoder.pretrained import load_minilm
+from tests.test_app import MAIN, assert_clean
+
+OWN = Ctx(tuple(lesson.YOURS.split("\n")))
+OTHER = Ctx(("A dog chased the red ball across the park.", "Hello world"))
+STEPS = dict(enumerate(lesson.LESSON.steps, start=1))
+
+
+@cache
+def minilm():
+    return load_minilm()
+
+
+@cache
+def reference(sentence: str) -> tuple[np.ndarray, list[str]]:
+    """MiniLM's own attention for one sentence: (L, H, n, n) and its tokens."""
+    model, tokenizer = minilm()
+    batch = tokenizer.encode_batch([sentence], max_len=128)
+    with torch.inference_mode():
+        out = model.eval()(batch.input_ids, batch.attention_mask, output_attentions=True)
+    return torch.stack(out.attentions)[:, 0].numpy(), list(batch.encodings[0].tokens)
+
+
+def test_the_lesson_has_five_to_eight_steps_and_a_yours_step():
+    steps = lesson.LESSON.steps
+    assert 5 <= len(steps) <= 8 and any(s.yours for s in steps)
+    assert lesson.LESSON.slug == "attention-head" and lesson.LESSON.page == "Attention"
+    for step in steps:
+        assert step.page == "attention"
+        if isinstance(step.ask, Choice) and step.ask.widget != "selectbox":
+            options = step.ask.choices(OWN)
+            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
+        if isinstance(step.ask, Number):
+            assert "within" in step.question
+
+
+@pytest.mark.parametrize("n", STEPS)
+def test_every_step_shows_and_reveals_a_valid_answer(n):
+    step = STEPS[n]
+    ctx = OWN
+    shown = step.show(ctx)
+    assert isinstance(shown, Shown) and len(shown.figures) <= 2
+    reveal = step.reveal(ctx)
+    assert isinstance(reveal, Reveal) and reveal.said and reveal.why
+    assert len(reveal.figures) <= 2
+    for fig in (*shown.figures, *reveal.figures):
+        assert fig.layout.height <= 380
+    if isinstance(step.ask, Number):
+        assert math.isfinite(reveal.answer)
+        assert step.ask.low <= reveal.answer <= step.ask.high
+    else:
+        options = step.ask.choices(ctx)
+        answers = reveal.answer if isinstance(reveal.answer, tuple) else (reveal.answer,)
+        assert answers and all(a in options for a in answers)
+
+
+def test_a_row_sums_to_one():
+    att, tokens = reference(lesson.SENTENCE)
+    row = att[lesson.ROW_HEAD][tokens.index(lesson.QUERY)]
+    reveal = STEPS[1].reveal(OWN)
+    assert reveal.answer == pytest.approx(float(row.sum()), abs=1e-6)
+    assert reveal.answer == pytest.approx(1.0, abs=1e-5)
+    assert f"{row.sum():.4f}" in reveal.said
+    assert (
+        f"{att.sum(-1).min():.6f}" in reveal.said
+        and f"{att.size // att.shape[-1]:,}" in reveal.said
+    )
+
+
+def test_a_column_does_not():
+    att, _ = reference(lesson.SENTENCE)
+    column = float(att[lesson.ROW_HEAD][:, 0].sum())
+    reveal = STEPS[2].reveal(OWN)
+    assert column > 1 and reveal.answer == "More than 1"
+    assert f"{column:.2f}" in reveal.said
+
+
+def test_the_head_that_looks_back_is_the_largest_previous_share():
+    att, _ = reference(lesson.SENTENCE)
+    previous = head_statistics(att)["previous"][lesson.FIND_LAYER]
+    best = int(previous.argmax())
+    reveal = STEPS[3].reveal(OWN)
+    answers = reveal.answer if isinstance(reveal.answer, tuple) else (reveal.answer,)
+    assert f"layer {lesson.FIND_LAYER} · head {best}" in answers
+    for a in answers:  # only heads within the margin count
+        assert previous[int(a.rsplit(" ", 1)[1])] >= previous[best] - lesson.MARGIN
+    assert f"{previous[best]:.1%}" in reveal.said
+    assert (lesson.FIND_LAYER, best) == lesson.previous_head()
+    # the clue table never shows the previous-token share itself
+    assert not {"previous", "looks like"} & set(STEPS[3].show(OWN).table.columns)
+
+
+def test_rollout_keeps_a_diagonal():
+    att, _ = reference(lesson.SENTENCE)
+    rollout = attention_rollout(att, residual=0.5)[0]
+    reveal = STEPS[4].reveal(OWN)
+    assert reveal.answer == pytest.approx(float(np.diag(rollout).mean()), abs=1e-5)
+    assert f"{np.diag(rollout).mean():.3f}" in reveal.said
+    assert f"{np.diag(att[0].mean(0)).mean():.1%}" in STEPS[4].show(OWN).text
+
+
+def test_mean_or_rollout_at_the_last_layer():
+    att, tokens = reference(lesson.SENTENCE)
+    special = [t in ("[CLS]", "[SEP]") for t in tokens]
+    mean = att[-1].mean(0)[:, special].sum(-1).mean()
+    rollout = attention_rollout(att, residual=0.5)[-1][:, special].sum(-1).mean()
+    reveal = STEPS[5].reveal(OWN)
+    expected = "The rollout" if rollout > mean + lesson.SAME else "The mean over heads"
+    assert reveal.answer == expected
+    assert f"{mean:.1%}" in reveal.said and f"{rollout:.1%}" in reveal.said
+
+
+def test_yours_follows_the_learners_sentences():
+    layer, head = lesson.previous_head()
+    reveals = {}
+    for ctx in (OWN, OTHER):
+        att, tokens = reference(ctx.sentences[0])
+        q = max(i for i, t in enumerate(tokens[:-1]) if any(c.isalnum() for c in t) and i > 0)
+        k = int(att[layer, head, q].argmax())
+        reveal = STEPS[6].reveal(ctx)
+        assert reveal.answer == f"{k} · {tokens[k]}"
+        assert reveal.answer in STEPS[6].ask.choices(ctx)
+        assert f"{att[layer, head, q, k]:.1%}" in reveal.said
+        reveals[ctx] = reveal
+    assert reveals[OWN].said != reveals[OTHER].said
+    assert reveals[OWN].answer != reveals[OTHER].answer
+
+
+def test_yours_escapes_the_learners_text():
+    ctx = Ctx(("Look at *this* [link](x) now",))
+    reveal = STEPS[6].reveal(ctx)
+    assert "*this*" not in reveal.said and "[link]" not in reveal.said
+    assert STEPS[6].ask.choices(Ctx(())) == ()
+
+
+# ---- the links open the page in the step's state ----------------------------------------------
+
+
+def open_link(link: str) -> tuple[AppTest, dict[str, str]]:
+    path, _, query = link.partition("?")
+    params = dict(parse_qsl(query))
+    at = AppTest.from_file(MAIN, default_timeout=180)
+    for key, value in params.items():
+        at.query_params[key] = value
+    at.switch_page(state.PAGE_TABLE[path][0]).run()
+    assert_clean(at)
+    assert not any("could not be followed" in w.value for w in at.warning)
+    return at, params
+
+
+LINKS = {f"step {n}": (n, OWN) for n in STEPS} | {"yours, other sentences": (6, OTHER)}
+
+
+@pytest.mark.parametrize("name", LINKS)
+def test_every_link_opens_the_attention_page_as_the_step_says(name):
+    n, ctx = LINKS[name]
+    link = STEPS[n].link(ctx)
+    assert link.startswith("attention?")
+    at, params = open_link(link)
+    text = params.get("text", state.DEFAULT_TEXT)
+    assert at.session_state[state.TEXT] == text
+    assert text == ("\n".join(ctx.sentences) if STEPS[n].yours else lesson.SENTENCE)
+    assert at.segmented_control(key="view").value == params["view"]
+    assert at.selectbox(key="layer").value == int(params["layer"])
+    if "head" in params:
+        assert at.selectbox(key="head").value == int(params["head"])
+    if "token" in params:
+        assert at.selectbox(key="token").value == params["token"]
+    if n == 3:
+        assert (0, int(params["head"])) == lesson.previous_head()
+    if n == 5:
+        assert int(params["layer"]) == len(reference(lesson.SENTENCE)[0]) - 1
