@@ -290,6 +290,16 @@ def share_control() -> None:
                 f"The sentences are longer than {state.MAX_LINK_TEXT} characters, too long for a "
                 "link: the link keeps the settings but not the text."
             )
+        choice: state.ModelChoice = st.session_state["choice"]
+        from app.compute import train as toy
+
+        if choice.kind == state.TRAINED and choice.trained not in toy.shipped():
+            st.warning(
+                f"“{state.md_escape(choice.trained)}” lives in this browser session only: "
+                "whoever opens the link gets a shipped model instead. To share it, download "
+                "its checkpoint on the Train page and send the file.",
+                icon=":material/cloud_off:",
+            )
 
 
 ASKED = "_link_asked"

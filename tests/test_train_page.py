@@ -174,6 +174,9 @@ def test_the_trained_model_is_offered_in_the_sidebar_and_serves_the_encode_page(
     (fig, *_) = plotly_specs(at)
     assert array(fig["data"][0]["z"]).shape == (8, 32)  # "3 1 4 1 5 9 2 6": 8 tokens, d 32
     assert at.caption[0].value.startswith("Trained: copy-back · yours · d_model 32")
+    # a model trained in this session cannot travel in a link: the Share box says so
+    shared = " ".join(w.value for w in at.sidebar.warning)
+    assert "lives in this browser session only" in shared, shared
 
 
 @pytest.mark.parametrize("trained", [False, True])

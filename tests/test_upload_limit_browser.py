@@ -30,6 +30,11 @@ def upload_text_file(page) -> tuple[str, dict[str, str]]:
         page.locator(DROP).set_input_files(
             {"name": "notes.safetensors", "mimeType": "text/plain", "buffer": b"my notes\n" * 50}
         )
+    # the rerun the upload starts may not have begun when the status says idle: wait for its
+    # refusal (a fresh clone's run read the page before it came)
+    page.locator("[data-testid='stMain'] [data-testid='stAlertContentError']").first.wait_for(
+        timeout=60_000
+    )
     wait_idle(page)
     return sent.value.url, sent.value.headers
 

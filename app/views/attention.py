@@ -290,7 +290,7 @@ elif view == "Head statistics":
     st.markdown(f"**Heads in plain words** (named when {head_table.RULES}):")
     for kind, heads in head_table.named(stats, n).items():
         with st.container(horizontal=True, gap="small", vertical_alignment="center"):
-            count = f"{len(heads)} heads" + (", the strongest 8" if len(heads) > 8 else "")
+            count = ui.count(len(heads), "head") + (", the strongest 8" if len(heads) > 8 else "")
             st.markdown(f"{head_table.KINDS[kind]} ({count if heads else 'none'})", width="content")
             for lh, hh, _ in heads[:8]:
                 st.button(
