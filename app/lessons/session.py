@@ -60,10 +60,9 @@ def go(slug: str, n: int) -> None:
     st.session_state[LESSON], st.session_state[STEP] = slug, n
     st.session_state["lesson_pick"] = slug
     kept = st.session_state.get(COMMITTED, {}).get(slug, {})
-    if n in kept:
-        st.session_state[PREDICT] = kept[n]
-    else:
-        st.session_state.pop(PREDICT, None)  # the widget starts empty
+    # set, not dropped: a widget the browser already shows (the same kind on the last step)
+    # keeps what it showed unless the server sends it a value
+    st.session_state[PREDICT] = kept.get(n)
     st.session_state[YOURS] = text(slug)
 
 

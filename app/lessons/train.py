@@ -213,9 +213,8 @@ def train_reveal(ctx: Ctx) -> Reveal:
     picked = [picked[step] for step in sorted(picked)]
     maps, titles = jobs.snapshot_maps(picked, ideal)
     strip = charts.tiles(maps, titles, _tokens(EXAMPLE), columns=2, tile_px=100)
-    for fig, name in ((curves, "Loss and accuracy"), (strip, "Attention as it forms")):
-        if not fig.layout.title.text:  # names the tab it sits in on a projector
-            fig.update_layout(title={"text": name, "font": {"size": 14}})
+    curves.update_layout(meta={"name": "Loss and accuracy"})  # its tab's name on a projector
+    strip.update_layout(meta={"name": "Attention as it forms"})
     reached = f"reached {LEVEL:.0%} at **step {at:,}**" if at else f"never reached {LEVEL:.0%}"
     said = (
         f"Batch accuracy (the mean of the last 20 steps) {reached}. Training ended at step "
@@ -351,7 +350,7 @@ LESSON = Lesson(
             question=f"Now train: each step shows the model {SETTINGS.batch_size} fresh random "
             f"sequences and nudges its weights. After how many steps does its accuracy first "
             f"reach {LEVEL:.0%}?",
-            ask=Choice(STEP_OPTIONS, widget="pills"),
+            ask=Choice(STEP_OPTIONS),  # five ranges: a radio wraps in a projector's column
             show=train_show,
             reveal=train_reveal,
             page="train",

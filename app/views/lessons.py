@@ -29,7 +29,8 @@ PRESENT_CSS = """<style>
 [data-testid="stMain"] [data-testid="stCaptionContainer"] p { font-size: 18px; }
 [data-testid="stMain"] [data-testid="stVerticalBlock"] { gap: 0.6rem; }
 </style>"""
-FIGURE_HEIGHT = {False: 380, True: 330}  # px: a projector shows one step on one screen
+LABEL = {False: "visible", True: "collapsed"}  # the prediction's label: a projector has no room
+FIGURE_HEIGHT = {False: 380, True: 290}  # px: a projector shows one step on one screen
 
 problems = ls.follow_link()
 present = bool(st.session_state.get(ls.PRESENT))
@@ -51,7 +52,7 @@ if not present:
         "model; each lesson runs its own model, so everyone in a room sees the same numbers "
         "(the sidebar's model is kept for the other pages)."
     )
-bar = st.columns([3, 2], vertical_alignment="bottom")
+bar = st.columns([3, 2, 0.5] if present else [3, 2], vertical_alignment="center")
 with bar[0]:
     st.selectbox(
         "Lesson",
@@ -66,40 +67,51 @@ with bar[1]:
         "Presenter mode",
         key=ls.PRESENT,
         help="For a projector: larger type, one step per screen, ← and → for the steps, and "
-        "a QR code so the class can follow on their own devices.",
+        "a QR code (top right) so the class can follow on their own devices.",
     )
-right_so_far, judged, _ = ls.score(slug)
-st.progress(
-    n / steps,
-    text=f"**{lesson.title}** · step {n} of {steps}: {step.title}"
-    + (f" · {right_so_far} of {judged} right so far" if judged else ""),
-)
+if present and st.context.url:  # students follow on their own devices (not in presenter mode)
+    follow = f"{st.context.url.rstrip('/')}/lessons?{urlencode(ls.link_query(slug, n, False))}"
+    bar[2].image(qr_png(follow), width=76)
+progress = st.empty()  # drawn last, with this step's verdict counted
 if not present and n == 1:
     st.markdown(f"*{lesson.summary}*")
 
 ctx = ls.ctx(lesson)
 done = ls.committed(slug, n)
-if present:  # the question on the left, its chart and the QR code on the right
-    main, side = st.columns([3, 2], gap="large")
-    foot = main
-else:  # the question, its charts (at most 820 px wide: a heatmap is not a banner), the rest
-    main, side, foot = st.container(), st.container(width=820), st.container()
+if present:  # the question and the answer on the left, the chart and why on the right
+    main, side = st.columns([3, 2], gap="medium")
+    foot = side  # the links under the chart
+else:  # the question, its charts (at most 1000 px wide: a heatmap is not a banner), the rest
+    main, side, foot = st.container(), st.container(width=1000), st.container()
+
+
+def name(fig, i: int) -> str:
+    """A figure's tab name: layout.meta["name"], else its title, else "Chart 2"."""
+    meta = fig.layout.meta if isinstance(fig.layout.meta, dict) else {}
+    return meta.get("name") or fig.layout.title.text or f"Chart {i + 1}"
 
 
 def draw(shown: Shown | Reveal, prefix: str) -> None:
-    """A step's figures (side by side, or in tabs on a projector) and its table."""
+    """A step's figures and table: side by side on a screen, in tabs on a projector (one
+    screen, nothing to scroll)."""
     figures = list(shown.figures)
-    if len(figures) > 1:
-        titles = [fig.layout.title.text or f"Chart {i + 1}" for i, fig in enumerate(figures)]
-        slots = st.tabs(titles) if present else st.columns(len(figures))
+    names = [name(fig, i) for i, fig in enumerate(figures)]
+    table = shown.table is not None
+    if present and len(figures) + table > 1:
+        slots = st.tabs([*names, *(["Numbers"] if table else [])])
+    elif len(figures) > 1:
+        slots = [*st.columns(len(figures)), st.container()]
     else:
-        slots = [st.container() for _ in figures]
-    for i, (slot, fig) in enumerate(zip(slots, figures, strict=True)):
+        slots = [st.container() for _ in range(len(figures) + table)]
+    for i, (slot, fig) in enumerate(zip(slots, figures, strict=False)):
         fig.update_layout(height=min(fig.layout.height or 10_000, FIGURE_HEIGHT[present]))
         with slot:
             ui.plotly_chart(fig, key=f"{prefix}_{slug}_{n}_{i}")
-    if shown.table is not None:
-        st.dataframe(shown.table, hide_index=True)
+    if table:
+        with slots[-1]:
+            rows = len(shown.table)
+            tall = present and rows > 6  # the rows past one screen scroll inside
+            st.dataframe(shown.table, hide_index=True, height=300 if tall else "auto")
 
 
 def predict_widget(ask, disabled: bool) -> object:
@@ -116,6 +128,8 @@ def predict_widget(ask, disabled: bool) -> object:
             placeholder="Type a number",
             key=ls.PREDICT,
             disabled=disabled,
+            width=260,
+            label_visibility=LABEL[present],
         )
     options = list(ask.choices(ctx))
     if not options:
@@ -126,15 +140,20 @@ def predict_widget(ask, disabled: bool) -> object:
     if ask.widget == "selectbox":
         return st.selectbox(
             ask.label, options, index=None, placeholder="Choose…", key=ls.PREDICT,
-            disabled=disabled,
+            disabled=disabled, width=480, label_visibility=LABEL[present],
         )  # fmt: skip
     if ask.widget == "pills":
-        return st.pills(ask.label, options, key=ls.PREDICT, disabled=disabled)
+        return st.pills(
+            ask.label, options, key=ls.PREDICT, disabled=disabled, label_visibility=LABEL[present]
+        )
     if ask.widget == "segmented":
-        return st.segmented_control(ask.label, options, key=ls.PREDICT, disabled=disabled)
+        return st.segmented_control(
+            ask.label, options, key=ls.PREDICT, disabled=disabled, label_visibility=LABEL[present]
+        )
     return st.radio(
-        ask.label, options, index=None, horizontal=True, key=ls.PREDICT, disabled=disabled
-    )
+        ask.label, options, index=None, horizontal=True, key=ls.PREDICT, disabled=disabled,
+        label_visibility=LABEL[present],
+    )  # fmt: skip
 
 
 with main:
@@ -145,7 +164,7 @@ with main:
         st.text_area(
             "Your sentences, one per line (now try yours)",
             key=ls.YOURS,
-            height=90 if present else 110,
+            height=76 if present else 110,
             max_chars=5_000,
             on_change=ls.keep_text,
             args=(slug,),
@@ -159,7 +178,7 @@ with main:
             shown = step.show(ctx)
         except ValueError as err:
             st.error(f"Could not show this step on these sentences: {err}")
-        if shown is not None and shown.text:
+        if shown is not None and shown.text and not (present and done is not None):
             st.markdown(shown.text)
     if isinstance(step.ask, Choice) and done is not None and done not in step.ask.choices(ctx):
         st.markdown(f"**Your prediction:** {say(step.ask, done)}")
@@ -217,28 +236,41 @@ if done is not None and ready:
                 icon=":material/check_circle:" if ok else ":material/lightbulb:",
             )
             st.markdown(f"**What the model did.** {reveal.said}")
-            st.markdown(f"**Why.** {reveal.why}")
+            if not present:
+                st.markdown(f"**Why.** {reveal.why}")
 
 with side:
     if reveal is not None:
         draw(reveal, "reveal")
     elif shown is not None:
         draw(shown, "shown")
-    if present and st.context.url:
-        root = st.context.url.rstrip("/")
-        follow = f"{root}/lessons?{urlencode(ls.link_query(slug, n, False))}"
-        st.image(qr_png(follow), width=150, caption="Follow on your device")
 
 with foot:
     title = state.PAGE_TABLE[step.page][1]
-    st.link_button(
-        f"Open this on the {title} page", step.link(ctx), icon=":material/open_in_new:",
-        help="Opens the page in a new tab, set up as this step describes.",
-    )  # fmt: skip
+    links = st.container(horizontal=True)
+    links.link_button(
+        f"Open this on the {title} page", step.link(ctx), icon=":material/open_in_new:"
+    )  # a new tab, set up as the step describes (no tooltip: it covered Reveal)
+    if present and reveal is not None:  # on a projector the why opens over the page
+        with links.popover("Why?", icon=":material/help:"):
+            st.markdown(reveal.why)
     if n == steps and done is not None:
-        right_n, _, total = ls.score(slug)
-        skipped = total - ls.score(slug)[1]
-        st.subheader(f"{right_n} of {total} predictions right")
-        if skipped:
-            st.caption(f"{ui.count(skipped, 'step')} without a prediction: Back to try them.")
-        st.markdown(lesson.next_up)
+        right_n, judged_n, total = ls.score(slug)
+        score = f"{right_n} of {total} predictions right"
+        skipped = "" if judged_n == total else (
+            f"{ui.count(total - judged_n, 'step')} without a prediction: Back to try them."
+        )  # fmt: skip
+        if present:  # the score in the progress line; what next opens over the page
+            with links.popover("What next?", icon=":material/flag:"):
+                st.markdown(f"**{score}.** {skipped}\n\n{lesson.next_up}")
+        else:
+            st.subheader(score)
+            if skipped:
+                st.caption(skipped)
+            st.markdown(lesson.next_up)
+
+right_so_far, judged, _ = ls.score(slug)
+so_far = f" · {right_so_far} of {judged} right so far" if judged else ""
+if n == steps and done is not None:
+    so_far = f" · lesson done: **{right_so_far} of {steps} predictions right**"
+progress.progress(n / steps, text=f"**{lesson.title}** · step {n} of {steps}: {step.title}{so_far}")
