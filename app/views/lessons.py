@@ -201,7 +201,6 @@ with main:
         disabled=prediction is None or done is not None or not ready,
         on_click=ls.commit,
         args=(slug, n),
-        help="Commit your prediction first: the answer is computed once you have.",
     )
     later = list(LESSONS)[list(LESSONS).index(slug) + 1 :]
     if n < steps:
