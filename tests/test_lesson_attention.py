@@ -92,6 +92,7 @@ def test_a_column_does_not():
     reveal = STEPS[2].reveal(OWN)
     assert column > 1 and reveal.answer == "More than 1"
     assert f"{column:.2f}" in reveal.said
+    assert not STEPS[2].show(OWN).figures  # the map's dark [CLS] column would answer it
 
 
 def test_the_head_that_looks_back_is_the_largest_previous_share():
@@ -103,7 +104,14 @@ def test_the_head_that_looks_back_is_the_largest_previous_share():
     assert f"layer {lesson.FIND_LAYER} · head {best}" in answers
     for a in answers:  # only heads within the margin count
         assert previous[int(a.rsplit(" ", 1)[1])] >= previous[best] - lesson.MARGIN
-    assert f"{previous[best]:.1%}" in reveal.said
+    assert f"{previous[best]:.1%}" in reveal.said and "the runner-up in layer" in reveal.said
+    # the clue table decides: no head of the layer looks one token ahead, and only the answer's
+    # distance is near 1 (a look-ahead head would need a signed offset column to tell apart)
+    S = att.shape[-1]
+    ahead = att[lesson.FIND_LAYER][:, np.arange(S - 1), np.arange(1, S)].mean(-1)
+    assert ahead.max() < 0.2
+    distance = head_statistics(att)["distance"][lesson.FIND_LAYER]
+    assert list(np.flatnonzero(distance < 2)) == [best]
     assert (lesson.FIND_LAYER, best) == lesson.previous_head()
     # the clue table never shows the previous-token share itself
     assert not {"previous", "looks like"} & set(STEPS[3].show(OWN).table.columns)
@@ -124,8 +132,12 @@ def test_mean_or_rollout_at_the_last_layer():
     mean = att[-1].mean(0)[:, special].sum(-1).mean()
     rollout = attention_rollout(att, residual=0.5)[-1][:, special].sum(-1).mean()
     reveal = STEPS[5].reveal(OWN)
-    expected = "The rollout" if rollout > mean + lesson.SAME else "The mean over heads"
+    same = abs(rollout - mean) <= lesson.SAME
+    expected = lesson.SINK_OPTIONS[2 if same else int(rollout > mean)]
     assert reveal.answer == expected
+    assert f"(Within {100 * lesson.SAME:.0f} points counts as about the same.)" in (
+        STEPS[5].question
+    )
     assert f"{mean:.1%}" in reveal.said and f"{rollout:.1%}" in reveal.said
 
 
@@ -143,6 +155,7 @@ def test_yours_follows_the_learners_sentences():
         reveals[ctx] = reveal
     assert reveals[OWN].said != reveals[OTHER].said
     assert reveals[OWN].answer != reveals[OTHER].answer
+    assert "give the most weight to?" in STEPS[6].question
 
 
 def test_yours_escapes_the_learners_text():

@@ -5,6 +5,7 @@ layer page in the state the step talks about."""
 from __future__ import annotations
 
 import math
+import re
 from functools import cache
 from urllib.parse import parse_qsl
 
@@ -144,7 +145,10 @@ def test_rows_sum_to_one_without_the_scaling():
     sums = torch.softmax(ref["scores"][0], dim=-1).sum(-1)
     torch.testing.assert_close(sums, torch.ones_like(sums))
     r = STEPS["Rows sum to 1"].reveal(CTX)
-    assert r.answer == "1, as with scaling"
+    assert r.answer == lesson.SUMS[0]
+    assert f"under {lesson.ROUNDING:g} counts as rounding" in STEPS["Rows sum to 1"].question
+    assert lesson.sum_kind(np.array([1 + lesson.ROUNDING / 2, 1.0])) == lesson.SUMS[0]
+    assert lesson.sum_kind(np.array([1 + 2 * lesson.ROUNDING])) == "More than 1"
     assert lesson.sum_kind(np.array([1.2, 1.1])) == "More than 1"
     assert lesson.sum_kind(np.array([0.9, 1.1])) == "Different in each row"
 
@@ -157,6 +161,8 @@ def test_layer_norm_gives_mean_0_and_std_1():
     normed = F.layer_norm(row, (row.numel(),), eps=scratch().cfg.layer_norm_eps)
     r = STEPS["Residual + LayerNorm"].reveal(CTX)
     assert r.answer == "Mean 0, std 1"
+    mean = re.search(r"mean ≈ 0 \(([-+.e\d]+)\)", r.said).group(1)
+    assert abs(float(mean)) < 1e-5
     assert f"standard deviation {normed.std(unbiased=False):.6f}" in r.said
     assert f"from {row.mean():.2f} and {row.std(unbiased=False):.2f}" in r.said
     assert "γ is 1 and β 0 everywhere" in r.said  # a fresh model: the norm is the output
@@ -172,6 +178,8 @@ def test_the_feed_forward_is_four_times_wider():
     linear1 = model.layers[0].ff.linear1.weight
     assert tuple(linear1.shape) == (Fw, D)
     assert f"{2 * D * Fw:,} weights per layer" in r.why
+    share = 2 * D * Fw / (2 * D * Fw + 4 * D * D)
+    assert f"{share:.0%} of the layer's weight matrices" in r.why
 
 
 def test_yours_is_the_learners_entropy_and_changes_with_the_sentences():

@@ -88,6 +88,7 @@ def test_the_banks_start_as_one_point():
     reveal = STEPS[1].reveal(OWN)
     assert reveal.answer == pytest.approx(start, abs=1e-5) and start == pytest.approx(1, abs=1e-5)
     assert f"{start:.3f}" in reveal.said
+    assert "token" not in STEPS[1].show(OWN).text  # the learner counts the positions
 
 
 def test_river_and_money_part_by_the_last_layer():
@@ -97,6 +98,9 @@ def test_river_and_money_part_by_the_last_layer():
     assert reveal.answer == pytest.approx(by_depth[-1], abs=1e-4)
     assert f"{by_depth[-1]:.3f}" in reveal.said
     np.testing.assert_allclose(reveal.table.cosine, by_depth, atol=1e-3)
+    worst = int(np.argmax(-np.diff(by_depth))) + 1  # depths count 0 to 6, as elsewhere
+    assert f"the largest step is the one into depth {worst} (" in reveal.said
+    assert ("falls" if by_depth[-1] < by_depth[0] else "rises") in reveal.said
 
 
 def test_the_banks_of_one_sense_end_closest():
@@ -107,6 +111,8 @@ def test_the_banks_of_one_sense_end_closest():
     reveal = STEPS[3].reveal(OWN)
     assert max(same) > max(cross)
     assert reveal.answer == "Two banks of the same sense"
+    for n in (3, 4):  # the "about equal" threshold the reveals use, stated
+        assert f"within {lesson.SAME:g}" in STEPS[n].question
     assert f"{same[0]:.3f}" in reveal.said and f"{same[1]:.3f}" in reveal.said
     assert f"{min(cross):.3f}" in reveal.said and f"{max(cross):.3f}" in reveal.said
 
@@ -131,7 +137,11 @@ def test_anisotropy_by_depth():
     n = vectors.shape[1]
     mean = ((sims.sum((1, 2)) - sims.diagonal(dim1=1, dim2=2).sum(-1)) / (n * (n - 1))).numpy()
     reveal = STEPS[5].reveal(OWN)
-    assert reveal.answer == ("It rises" if mean[-1] > mean[0] + lesson.FLAT else "It falls")
+    change = mean[-1] - mean[0]
+    where = 2 if abs(change) <= lesson.FLAT else int(change < 0)
+    assert reveal.answer == lesson.RISE_OPTIONS[where]
+    assert ("narrower cone", "spread out", "same spread")[where] in reveal.why
+    assert f"within {lesson.FLAT:g} counts as about the same" in STEPS[5].question
     assert f"{mean[0]:.3f}" in reveal.said and f"{mean[-1]:.3f}" in reveal.said
     assert f"{mean[0]:.3f}" in STEPS[5].show(OWN).text
 

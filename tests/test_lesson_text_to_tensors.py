@@ -132,6 +132,7 @@ def test_attentions_shape(tok, minilm):
     assert f"{len(out.attentions)} layers" in r.said
     stages = {s.name: s.shape for s in shape_trace(minilm.cfg, *batch.input_ids.shape)}
     assert stages["layer 0 attention"] == shape
+    assert "head" not in STEPS["Attention's shape"].question  # the heads are the answer's H
 
 
 @pytest.mark.parametrize("ctx", [DEFAULT, OTHER], ids=["lesson's", "other"])

@@ -135,6 +135,9 @@ def test_the_first_loss_is_the_curves_first_point():
         else ("above 2.30" if first.loss > even else "below 2.30")
     )
     assert reveal.answer == expected
+    direction = ("below it", f"within {lesson.NEAR:g} of it", "above it")
+    assert direction[lesson.LOSS_OPTIONS.index(expected)] in reveal.why
+    assert "≈ 2.30" in STEPS[3].question and "probability 0.1" in STEPS[3].question
     assert jobs.trained_run(TASK.name, lesson.ARCH, lesson.SETTINGS).history[0].loss == first.loss
 
 
@@ -154,6 +157,7 @@ def test_steps_to_ninety_percent():
     at = next((k + 1 for k in range(len(acc)) if np.mean(acc[max(0, k - 19) : k + 1]) >= 0.9), None)
     reveal = STEPS[4].reveal(OWN)
     assert reveal.answer == bin_of(at)
+    assert f"batch accuracy (averaged over {lesson.WINDOW} steps)" in STEPS[4].question
     assert f"step {at:,}**" in reveal.said and f"step {ref.steps:,}" in reveal.said
     assert f"{ref.accuracy:.1%}" in reveal.said
     curves, strip = reveal.figures

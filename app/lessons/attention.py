@@ -30,8 +30,6 @@ PAGE = "attention"
 
 
 # ---- the page's numbers ---------------------------------------------------------------------
-
-
 def attention_of(
     sentences: tuple[str, ...] = (SENTENCE,),
 ) -> tuple[np.ndarray, list[str], list[bool]]:
@@ -63,8 +61,6 @@ def query(view: str, layer: int, head: int | None = None, text: str = SENTENCE, 
 
 
 # ---- 1. a row sums to 1 -----------------------------------------------------------------------
-
-
 def row_map() -> tuple[np.ndarray, np.ndarray, list[str], int]:
     att, tokens, _ = attention_of()
     return att, att[ROW_HEAD], tokens, tokens.index(QUERY)
@@ -101,8 +97,16 @@ def reveal_row(ctx: Ctx) -> Reveal:
 
 
 # ---- 2. a column does not -----------------------------------------------------------------------
-
 COLUMN_OPTIONS = ("Exactly 1, like a row", "Less than 1", "More than 1")
+
+
+def show_column(ctx: Ctx) -> Shown:
+    """Words only: the map's dark [CLS] column would answer the question at a glance."""
+    _, z, tokens, _ = row_map()
+    return Shown(
+        text=f"The same head, {head_name(*ROW_HEAD)}: {len(tokens)} queries, each giving out "
+        f"weights that sum to 1, over {z.shape[1]} keys. [CLS] is key 0."
+    )
 
 
 def reveal_column(ctx: Ctx) -> Reveal:
@@ -125,8 +129,6 @@ def reveal_column(ctx: Ctx) -> Reveal:
 
 
 # ---- 3. the head that looks one token back --------------------------------------------------
-
-
 def head_options(ctx: Ctx) -> tuple[str, ...]:
     heads = compute.pretrained_config().n_heads
     return tuple(f"layer {FIND_LAYER} · head {h}" for h in range(heads))
@@ -163,7 +165,7 @@ def reveal_find(ctx: Ctx) -> Reveal:
     return Reveal(
         answer=answer,
         said=f"Head {head_name(FIND_LAYER, best)} puts {layer[best]:.1%} of each token's weight "
-        f"on the token just before it; the next head of layer {FIND_LAYER}, "
+        f"on the token just before it; the runner-up in layer {FIND_LAYER}, "
         f"{head_name(FIND_LAYER, second)}, only {layer[second]:.1%}. The best of the other "
         f"{previous.size - 1} heads, {head_name(int(ol), int(oh))}, manages {others[ol, oh]:.1%}.",
         why=f"A head that looks one token back has a distance of about 1 "
@@ -182,8 +184,6 @@ def previous_head() -> tuple[int, int]:
 
 
 # ---- 4 and 5. the mean over heads against rollout --------------------------------------------
-
-
 def show_diagonal(ctx: Ctx) -> Shown:
     att, tokens, _ = attention_of()
     mean, _ = attn.mean_and_rollout(att, 0)
@@ -246,7 +246,7 @@ def reveal_sink(ctx: Ctx) -> Reveal:
     last = att.shape[0] - 1
     mean, rollout = attn.mean_and_rollout(att, last)
     m, r = sink_share(mean, special), sink_share(rollout, special)
-    answer = SINK_OPTIONS[2] if abs(m - r) < SAME else SINK_OPTIONS[int(r > m)]
+    answer = SINK_OPTIONS[2] if abs(m - r) <= SAME else SINK_OPTIONS[int(r > m)]
     middle = np.mean([mean_sink(att, special, layer) for layer in range(1, last)])
     return Reveal(
         answer=answer,
@@ -264,8 +264,6 @@ def reveal_sink(ctx: Ctx) -> Reveal:
 
 
 # ---- 6. now yours: the previous-token head on the learner's sentence -------------------------
-
-
 def last_word(tokens: list[str], special: list[bool]) -> int:
     """The position of the sentence's last word (punctuation skipped where a word exists)."""
     words = [i for i, (t, s) in enumerate(zip(tokens, special, strict=True)) if not s]
@@ -325,7 +323,6 @@ def step(**fields) -> Step:
 
 
 # ---- the lesson -------------------------------------------------------------------------------
-
 LESSON = Lesson(
     slug="attention-head",
     title="What one attention head does",
@@ -349,7 +346,7 @@ LESSON = Lesson(
             "first column of the same head) add up to?",
             ask=Choice(COLUMN_OPTIONS),
             reveal=reveal_column,
-            show=show_row,
+            show=show_column,
             query=query("Heads", *ROW_HEAD),
         ),
         step(
@@ -375,7 +372,8 @@ LESSON = Lesson(
         step(
             title="Mean or rollout",
             question="At the last layer, which puts more weight on [CLS] and [SEP]: the mean "
-            "over that layer's heads, or the rollout through all the layers?",
+            "over that layer's heads, or the rollout through all the layers? (Within "
+            f"{100 * SAME:.0f} points counts as about the same.)",
             ask=Choice(SINK_OPTIONS),
             reveal=reveal_sink,
             show=show_sink,
@@ -384,7 +382,7 @@ LESSON = Lesson(
         step(
             title="Now yours",
             question="Now your sentences: in the head that looks back, which token does the "
-            "last word of your first sentence take the most weight from?",
+            "last word of your first sentence give the most weight to?",
             ask=Choice(token_options, widget="selectbox"),
             reveal=reveal_yours,
             show=show_yours,

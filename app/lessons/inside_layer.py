@@ -23,6 +23,7 @@ from app.lessons.inside_layer_tools import (
     NORMS,
     PAGE,
     PAIRS,
+    ROUNDING,
     SCRATCH,
     SENTENCE,
     SHAPES,
@@ -195,7 +196,7 @@ def layer_norm(ctx: Ctx) -> Reveal:
     )
     return Reveal(
         answer=answer,
-        said=f"After LayerNorm, “{TOKEN}” has mean {mean:.1g} and standard deviation "
+        said=f"After LayerNorm, “{TOKEN}” has mean ≈ 0 ({mean:.0e}) and standard deviation "
         f"{std:.6f} (from {before.mean():.2f} and {before.std():.2f}); {spread(gain, bias)}.",
         why="LayerNorm subtracts the row's mean and divides by its standard deviation (plus "
         f"a tiny ε = {norm.eps:g}, hence not exactly 1), then multiplies by γ and adds β, "
@@ -223,8 +224,9 @@ def ff_width(ctx: Ctx) -> Reveal:
         said=f"MiniLM's ff_hidden has {F} numbers per token: {F / D:g} × d_model. "
         f"{recipe.explanation}",
         why=f"The paper's base model used d_ff = 2048 = 4 × 512, and BERT-style models keep "
-        f"the 4×. Its two matrices hold {feed:,} weights per layer against attention's "
-        f"{attention:,} (W_Q, W_K, W_V, W_O): {feed / (feed + attention):.0%} of the layer.",
+        f"the 4×. The feed-forward network's two matrices hold {feed:,} weights per layer "
+        f"against attention's {attention:,} (W_Q, W_K, W_V, W_O): "
+        f"{feed / (feed + attention):.0%} of the layer's weight matrices.",
         figures=(bars,),
     )
 
@@ -285,7 +287,7 @@ LESSON = Lesson(
     steps=(
         Step(
             "Queries per head",
-            "Q = X W_Q gives every token a query. MiniLM has d_model = 384 split into 12 "
+            "Q = X W_Q gives every token a query, and MiniLM splits its d_model = 384 into 12 "
             "heads. For the 13 tokens of the sentence below, what shape is one head's Q?",
             Choice(SHAPES, widget="segmented"),
             q_shape,
@@ -326,7 +328,7 @@ LESSON = Lesson(
         Step(
             "Rows sum to 1",
             "Without the scaling the rows are far more peaked. What does each row of those "
-            "weights add up to?",
+            f"weights add up to (a difference under {ROUNDING:g} counts as rounding)?",
             Choice(SUMS),
             row_sums,
             page=PAGE,

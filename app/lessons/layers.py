@@ -98,12 +98,7 @@ def listed(sentences: tuple[str, ...]) -> str:
 
 
 def show_start(ctx: Ctx) -> Shown:
-    pts = points()
-    pos = pts.position[banks(pts)[0]]
-    return Shown(
-        text=f"The page's “{WORD}” preset; “{WORD}” is token {pos} in each sentence:\n\n"
-        + listed(SENTENCES)
-    )
+    return Shown(text=f"The page's “{WORD}” preset:\n\n" + listed(SENTENCES))
 
 
 def reveal_start(ctx: Ctx) -> Reveal:
@@ -137,13 +132,14 @@ def reveal_end(ctx: Ctx) -> Reveal:
     by_depth = np.array([cosines(pts, d, pair)[0, 1] for d in range(last(pts) + 1)])
     drops = -np.diff(by_depth)
     worst = int(drops.argmax()) + 1
+    moves = "falls" if by_depth[-1] < by_depth[0] else "rises"
     return Reveal(
         answer=float(by_depth[-1]),
-        said=f"Their cosine falls from {by_depth[0]:.3f} at depth 0 to {by_depth[-1]:.3f} at "
-        f"depth {last(pts)}; layer {worst} takes the largest step ({drops.max():.3f}).",
+        said=f"Their cosine {moves} from {by_depth[0]:.3f} at depth 0 to {by_depth[-1]:.3f} at "
+        f"depth {last(pts)}; the largest step is the one into depth {worst} ({drops.max():.3f}).",
         why="Every layer's attention mixes the other words' vectors into each token, so one "
-        "bank takes on some “river” and the other some “account”. The cosine stays well above "
-        "0: most of each vector still says “bank”.",
+        "bank takes on some “river” and the other some “account”. The cosine stays high: much "
+        "of each vector still says “bank” (step 5 shows how much any two tokens share).",
         table=pd.DataFrame({"depth": range(len(by_depth)), "cosine": np.round(by_depth, 3)}),
     )
 
@@ -166,7 +162,7 @@ def reveal_pairs(ctx: Ctx) -> Reveal:
             else:
                 cross.append(float(sim[i, j]))
     values = [*same.values(), *cross]
-    if max(values) - min(values) < SAME:
+    if max(values) - min(values) <= SAME:
         answer = PAIR_OPTIONS[2]
     else:
         answer = PAIR_OPTIONS[0] if max(same.values()) >= max(cross) else PAIR_OPTIONS[1]
@@ -199,7 +195,7 @@ def reveal_near(ctx: Ctx) -> Reveal:
     picked = neighbour(pts)
     end, start = cosines(pts, last(pts), picked), cosines(pts, 0, picked)
     river, money = float(end[1, 0]), float(end[1, 2])
-    answer = NEAR_OPTIONS[2] if abs(river - money) < SAME else NEAR_OPTIONS[int(money > river)]
+    answer = NEAR_OPTIONS[2] if abs(river - money) <= SAME else NEAR_OPTIONS[int(money > river)]
     return Reveal(
         answer=answer,
         said=f"At depth {last(pts)} the river bank has cosine {river:.3f} with “river” (up "
@@ -233,18 +229,25 @@ def reveal_rise(ctx: Ctx) -> Reveal:
     pts = points()
     mean_cos, mean_norm = proj.depth_profile(pts.hidden)
     change = mean_cos[-1] - mean_cos[0]
-    answer = RISE_OPTIONS[2] if abs(change) < FLAT else RISE_OPTIONS[int(change < 0)]
+    where = 2 if abs(change) <= FLAT else int(change < 0)
     top = int(mean_cos.argmax())
     b = banks(pts)
     cross = cosines(pts, last(pts), [b[RIVER], b[MONEY]])[0, 1]
+    cone = (  # what the vectors did, in the direction the mean cosine went
+        "Anisotropy: the vectors crowd into a narrower cone as they go up, sharing a common "
+        "direction, so any two tokens look more alike.",
+        "The vectors spread out as they go up, so any two tokens look less alike than at "
+        "depth 0, though they still share a common direction (anisotropy).",
+        "The vectors keep about the same spread from bottom to top, sharing a common "
+        "direction (anisotropy), so any two tokens look somewhat alike throughout.",
+    )[where]
     return Reveal(
-        answer=answer,
+        answer=RISE_OPTIONS[where],
         said=f"The mean cosine goes from {mean_cos[0]:.3f} at depth 0 to {mean_cos[-1]:.3f} at "
         f"depth {last(pts)}, highest at depth {top} ({mean_cos[top]:.3f}).",
-        why="Anisotropy: in BERT-style models the vectors crowd into a narrower cone as they "
-        "go up, sharing a common direction, so any two tokens look somewhat alike. Judge a "
-        f"cosine against that level: the river and money banks' {cross:.2f} is high only next "
-        f"to the {mean_cos[-1]:.2f} of any two tokens.",
+        why=f"{cone} Judge a cosine against that level: the river and money banks' "
+        f"{cross:.2f} should be read against the {mean_cos[-1]:.2f} of any two tokens, not "
+        "against 0.",
         figures=(charts.depth_profile_figure(mean_cos, mean_norm, None, last(pts)),),
     )
 
@@ -343,7 +346,8 @@ LESSON = Lesson(
         ),
         Step(
             title="Which banks end closest",
-            question="At the last depth, which pair of the four banks is most alike?",
+            question="At the last depth, which pair of the four banks is most alike? (If all "
+            f"their cosines lie within {SAME:g} of each other, they are about equally alike.)",
             ask=Choice(PAIR_OPTIONS),
             reveal=reveal_pairs,
             show=show_end,
@@ -353,7 +357,8 @@ LESSON = Lesson(
         Step(
             title="Neighbour or namesake",
             question=f"At the last depth, is the river “bank” of sentence {RIVER + 1} closer to "
-            f"“river”, the word just before it, or to the money “bank” of sentence {MONEY + 1}?",
+            f"“river”, the word just before it, or to the money “bank” of sentence {MONEY + 1}? "
+            f"(Cosines within {SAME:g} count as about equally close.)",
             ask=Choice(NEAR_OPTIONS),
             reveal=reveal_near,
             show=show_end,
@@ -363,7 +368,8 @@ LESSON = Lesson(
         Step(
             title="All tokens crowd together",
             question="Over every pair of different tokens in the four sentences, how does the "
-            "mean cosine change from depth 0 to the last depth?",
+            "mean cosine change from depth 0 to the last depth? (A change within "
+            f"{FLAT:g} counts as about the same.)",
             ask=Choice(RISE_OPTIONS),
             reveal=reveal_rise,
             show=show_rise,

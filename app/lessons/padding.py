@@ -175,9 +175,9 @@ def drift_shown(ctx: Ctx) -> Shown:
     _, enc, view, _ = lesson_batch()
     real = np.abs(view.hidden[: len(enc)])
     return Shown(
-        text=f"For scale: “Hi!” alone gives {len(enc)} output vectors of "
-        f"{view.hidden.shape[1]} numbers; half of them lie within ±{np.median(real):.2f}, "
-        f"the largest is {real.max():.2f}. The drift is the largest change of any of them "
+        text=f"For scale: “Hi!” alone gives {len(enc)} output vectors of {view.hidden.shape[1]} "
+        f"numbers; half of those numbers lie within ±{np.median(real):.2f}, the largest is "
+        f"{real.max():.2f}. The drift is the largest change of any of them "
         f"(max |Δ|) when {PADS} [PAD] are appended."
     )
 
@@ -225,7 +225,8 @@ def nan_trap(ctx: Ctx) -> Reveal:
         why="Softmax subtracts the row's largest score before exp; if every score is −inf, "
         "that is −inf − (−inf) = NaN, and one NaN spreads through the loss and every "
         "gradient. The most negative finite float keeps the scores equal and finite, so the "
-        "row is spread evenly: harmless, and the mask discards that row later anyway.",
+        "row is spread evenly: harmless, and pooling and the loss drop that row later with the "
+        "same mask anyway.",
         table=pad.trap_table(view, HEAD),
     )
 
@@ -239,8 +240,8 @@ def pooling(ctx: Ctx) -> Reveal:
     fig.update_layout(height=360)
     return Reveal(
         answer=cos,
-        said=f"The cosine between the two averages is {cos:.3f}: averaging in the {W - n} "
-        f"[PAD] rows turns the sentence vector well away from the {n} real ones.",
+        said=f"The cosine between the two averages is {cos:.3f}: the {W - n} [PAD] rows pull "
+        f"the sentence vector away from the average of its {n} real tokens.",
         why="The mask stops [PAD] as a key, but every [PAD] position is still a query and "
         "gets an output vector of its own (the shaded rows), which stands for no word. "
         "Pooling, a loss or a classifier must leave those rows out with the same mask, as "
@@ -350,9 +351,9 @@ LESSON = Lesson(
         ),
         Step(
             "Pooling with [PAD]",
-            "A sentence embedding is the average of its output vectors. Average “Hi!” over all "
-            "its positions, [PAD] rows included, and compare with the average of its real "
-            "tokens only: what cosine? (within 0.1)",
+            "A sentence embedding is the average of its output vectors. With the mask on, "
+            "average “Hi!” over all its positions, [PAD] rows included, and compare with the "
+            "average of its real tokens only: what cosine? (within 0.1)",
             Number(-1, 1, 0.01, 0.1, digits=3),
             pooling,
             page=PAGE,

@@ -75,7 +75,7 @@ def order_show(ctx: Ctx) -> Shown:
 
 
 KEEPS = (
-    "Same vectors, just reordered",
+    "Only reordered, up to rounding",  # a change under NOISE is rounding (the question says so)
     "Each changes a little",
     "Each changes a lot",
     "They all become equal",
@@ -150,7 +150,7 @@ FAST = pc.default_pairs(D)  # the page's default pairs: 0, 32, 64
 def fastest_show(ctx: Ctx) -> Shown:
     return Shown(
         text=f"The paper's table, {D} columns wide (base {BASE:g}): column 2i at position p "
-        f"is sin(p / {BASE:g}^(2i/{D})), column 2i + 1 its cosine. So column 0 is just sin(p)."
+        f"is sin(p / {BASE:g}^(2i/{D})), column 2i + 1 its cosine."
     )
 
 
@@ -221,6 +221,15 @@ def offset_reveal(ctx: Ctx) -> Reveal:
 # ---- learned positions ---------------------------------------------------------------------
 
 LEARNED = ("No: only on the offset k", "Yes: it depends on the start")
+
+
+def learned_show(ctx: Ctx) -> Shown:
+    c = pc.learned_vs_fixed(N, BASE)
+    a, b = c.starts
+    return Shown(
+        text=f"MiniLM's learned table, positions 0 to {N - 1}: the cosine between p and p + k, "
+        f"for k = 0 to {c.profiles.shape[1] - 1}, from the two starts p = {a} and p = {b}."
+    )
 
 
 def learned_reveal(ctx: Ctx) -> Reveal:
@@ -305,7 +314,8 @@ LESSON = Lesson(
         Step(
             title="Shuffle without positions",
             question=f"We switch MiniLM's position vectors off and shuffle the words of "
-            f"“{SENTENCE}” as shown. What happens to each word's output vector?",
+            f"“{SENTENCE}” as shown. What happens to each word's output vector (a change under "
+            f"{NOISE:g} counts as float rounding)?",
             ask=Choice(KEEPS),
             reveal=without_reveal,
             show=order_show,
@@ -353,9 +363,10 @@ LESSON = Lesson(
         Step(
             title="Learned positions",
             question="MiniLM learned its own position vectors in training instead. Does how "
-            "alike p and p + k look depend on the start p there?",
+            "alike p and p + k look depend on the start there, for the two starts shown?",
             ask=Choice(LEARNED),
             reveal=learned_reveal,
+            show=learned_show,
             page="positions",
             query=view("Learned vs fixed", pe_len=N, pe_base=BASE),
         ),

@@ -107,10 +107,10 @@ def specials_reveal(ctx: Ctx) -> Reveal:
         answer=answer,
         said=f"Position 0 holds `{enc.tokens[0]}` and position {n - 1}, the last, holds "
         f"`{enc.tokens[-1]}`: the sentence's {n - 2} tokens sit between them.",
-        why="[CLS] starts every input: BERT-style models were trained to gather a summary of "
-        "the whole text in its vector. [SEP] ends each sentence (and separates the two halves "
-        "of a sentence pair). To the encoder they are tokens like any other, each with its own "
-        "vector.",
+        why="[CLS] starts every input: BERT was pre-trained to use its vector for a whole-text "
+        "task (this sentence model averages its tokens instead). [SEP] ends each sentence (and "
+        "separates the two halves of a sentence pair). To the encoder they are tokens like any "
+        "other, each with its own vector.",
         table=ce.token_rows(fwd, 0),
     )
 
@@ -257,7 +257,7 @@ def batch_reveal(ctx: Ctx) -> Reveal:
         + (
             f" max_len ({MODEL.max_len}) caps it: the tokenizer {cut[0]}."
             if cut
-            else f" max_len ({MODEL.max_len}) would cap it."
+            else f" A sentence longer than max_len ({MODEL.max_len} tokens) would be cut."
         ),
         table=ce.batch_cells(fwd, "tokens").reset_index(),
     )
@@ -365,8 +365,8 @@ LESSON = Lesson(
         ),
         Step(
             title="Attention's shape",
-            question="Inside every layer, each of MiniLM's heads scores every token against "
-            "every token. What shape are one layer's attention weights for the same batch?",
+            question="Inside every layer, attention weighs every token against every token. "
+            "What shape are one layer's attention weights for the same batch?",
             ask=Choice(attention_options),
             reveal=attention_reveal,
             show=pair_show,

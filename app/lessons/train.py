@@ -36,14 +36,17 @@ ARCH = (
 # the 99% target ends the run long before either limit: the clock never decides
 SETTINGS = Settings(max_steps=2000, max_seconds=120.0)
 LEVEL = 0.9  # the accuracy step 4 asks about
+WINDOW = 20  # steps the batch accuracy of step 4 is averaged over (the page's progress line)
 HALF = 0.5  # a head "draws the mirror" when over half of its weight is on the mirror keys
 BINS = ((30, "under 30"), (100, "30 to 100"), (400, "100 to 400"), (1500, "400 to 1,500"))
 OVER = "over 1,500"
 STEP_OPTIONS = (*(label for _, label in BINS), OVER)
 N_LAYERS, N_HEADS = dict(ARCH)["n_layers"], dict(ARCH)["n_heads"]
 YES, NO = "yes, every one", "no, it slips somewhere"
-LOSS_OPTIONS = ("below 2.30", "within 0.1 of 2.30", "above 2.30")  # ln 10: an even spread
 NEAR = 0.1
+K = len(TASK.labels)  # the digits a position can be: -ln(1/K) = ln K is the even guess's loss
+EVEN = math.log(K)
+LOSS_OPTIONS = (f"below {EVEN:.2f}", f"within {NEAR:g} of {EVEN:.2f}", f"above {EVEN:.2f}")
 
 # the Train page's own widget keys, so that its Start trains this lesson's run
 NORM = next(k for k, v in state.NORM_OPTIONS.items() if v == dict(ARCH)["norm_first"])
@@ -164,22 +167,23 @@ def chance_reveal(ctx: Ctx) -> Reveal:
 
 def loss_reveal(ctx: Ctx) -> Reveal:
     _, first = jobs.untrained(TASK.name, ARCH, SETTINGS)
-    k = len(TASK.labels)
-    even = math.log(k)
-    answer = (
-        LOSS_OPTIONS[1]
-        if abs(first.loss - even) <= NEAR
-        else LOSS_OPTIONS[2 if first.loss > even else 0]
-    )
+    k, even, gap = K, EVEN, first.loss - EVEN
+    where = 1 if abs(gap) <= NEAR else 2 if gap > 0 else 0
+    start = (  # what these random weights did, in the direction the loss went
+        f"These random weights favour some digits a little, right or not, and start {-gap:.2f} "
+        "below it on this batch, by luck: they know nothing yet.",
+        f"These random weights give every digit about 1/{k}, so they start within {NEAR:g} of "
+        "it: training must find the right digit from there.",
+        "These random weights are fairly sure of digits that are wrong, so they start "
+        f"{gap:.2f} above it, and training first has to undo that.",
+    )[where]
     return Reveal(
-        answer=answer,
+        answer=LOSS_OPTIONS[where],
         said=f"Its loss on the first batch of {SETTINGS.batch_size} sequences is "
-        f"**{first.loss:.2f}**, {first.loss - even:+.2f} from ln {k} = {even:.2f} (batch "
+        f"**{first.loss:.2f}**, {gap:+.2f} from ln {k} = {even:.2f} (batch "
         f"accuracy {first.accuracy:.1%}): where the training curve starts.",
-        why=f"While a prediction says nothing about the right digit, the average −ln p is "
-        f"smallest when p is spread evenly over the {k} digits: ln {k}. Random weights spread "
-        "it unevenly, fairly sure of digits that are wrong, so they start above it, and "
-        "training first has to undo that.",
+        why="While a prediction says nothing about the right digit, the average −ln p is "
+        f"smallest when each of the {k} digits gets probability 1/{k}: ln {k}. {start}",
     )
 
 
@@ -201,7 +205,7 @@ def train_show(ctx: Ctx) -> Shown:
 
 def train_reveal(ctx: Ctx) -> Reveal:
     run, ideal = _run(), _ideal()
-    at = jobs.steps_to(run.history, LEVEL)
+    at = jobs.steps_to(run.history, LEVEL, WINDOW)
     curves = charts.history_curves(run.history, target=SETTINGS.target)
     curves.update_layout(height=260)
     earlier = [s for s in run.snapshots if at is None or s.step < at]
@@ -217,7 +221,7 @@ def train_reveal(ctx: Ctx) -> Reveal:
     strip.update_layout(meta={"name": "Attention as it forms"})
     reached = f"reached {LEVEL:.0%} at **step {at:,}**" if at else f"never reached {LEVEL:.0%}"
     said = (
-        f"Batch accuracy (the mean of the last 20 steps) {reached}. Training ended at step "
+        f"Batch accuracy (the mean of the last {WINDOW} steps) {reached}. Training ended at step "
         f"{run.steps:,} after {run.seconds:.1f} s ({run.how}), with {run.accuracy:.1%} of the "
         f"digits of {run.eval_examples:,} fresh examples right."
     )
@@ -327,8 +331,8 @@ LESSON = Lesson(
         ),
         Step(
             title="Before training: accuracy",
-            question="Before any training, the weights are random. What share of the digits of "
-            "fresh examples does the model get right? Answer in percent, within 5.",
+            question="Before any training the weights are random: what share of the digits of "
+            "fresh examples does the model get right? (In percent, within 5.)",
             ask=Number(0, 100, 1, tolerance=5, unit="%", digits=1),
             show=chance_show,
             reveal=chance_reveal,
@@ -338,8 +342,9 @@ LESSON = Lesson(
         Step(
             title="Before training: loss",
             question="Training lowers the loss −ln p, p being the probability the model gives "
-            "the right digit; spreading p evenly over the 10 digits scores ln 10 ≈ 2.30. Where "
-            "is the untrained model's loss on its first batch?",
+            f"the right digit; a model that gives each of the {K} digits probability {1 / K:g} "
+            f"scores −ln {1 / K:g} = ln {K} ≈ {EVEN:.2f}. Where is the untrained model's loss on "
+            "its first batch?",
             ask=Choice(LOSS_OPTIONS, widget="segmented"),
             reveal=loss_reveal,
             page="train",
@@ -348,8 +353,8 @@ LESSON = Lesson(
         Step(
             title="Train it",
             question=f"Now train: each step shows the model {SETTINGS.batch_size} fresh random "
-            f"sequences and nudges its weights. After how many steps does its accuracy first "
-            f"reach {LEVEL:.0%}?",
+            f"sequences and nudges its weights. After how many steps does its batch accuracy "
+            f"(averaged over {WINDOW} steps) first reach {LEVEL:.0%}?",
             ask=Choice(STEP_OPTIONS),  # five ranges: a radio wraps in a projector's column
             show=train_show,
             reveal=train_reveal,
