@@ -4,73 +4,37 @@ every step's link opening the Attention page in the state the step talks about."
 
 from __future__ import annotations
 
-import math
-from functools import cache
-from urllib.parse import parse_qsl
-
 import numpy as np
 import pytest
-import torch
-from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.lessons import attention as lesson
-from app.lessons.base import Choice, Ctx, Number, Reveal, Shown
+from app.lessons.base import Ctx
 from encoder.analysis import attention_rollout, head_statistics
-from encoder.pretrained import load_minilm
-from tests.test_app import MAIN, assert_clean
+from tests.lessons_common import check_step, check_well_formed, open_link
+from tests.lessons_common import reference_attention as reference
 
 OWN = Ctx(tuple(lesson.YOURS.split("\n")))
 OTHER = Ctx(("A dog chased the red ball across the park.", "Hello world"))
 STEPS = dict(enumerate(lesson.LESSON.steps, start=1))
 
 
-@cache
-def minilm():
-    return load_minilm()
-
-
-@cache
-def reference(sentence: str) -> tuple[np.ndarray, list[str]]:
-    """MiniLM's own attention for one sentence: (L, H, n, n) and its tokens."""
-    model, tokenizer = minilm()
-    batch = tokenizer.encode_batch([sentence], max_len=128)
-    with torch.inference_mode():
-        out = model.eval()(batch.input_ids, batch.attention_mask, output_attentions=True)
-    return torch.stack(out.attentions)[:, 0].numpy(), list(batch.encodings[0].tokens)
-
-
 def test_the_lesson_has_five_to_eight_steps_and_a_yours_step():
-    steps = lesson.LESSON.steps
-    assert 5 <= len(steps) <= 8 and any(s.yours for s in steps)
     assert lesson.LESSON.slug == "attention-head" and lesson.LESSON.page == "Attention"
-    for step in steps:
-        assert step.page == "attention"
-        if isinstance(step.ask, Choice) and step.ask.widget != "selectbox":
-            options = step.ask.choices(OWN)
-            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
-        if isinstance(step.ask, Number):
-            assert "within" in step.question
+    check_well_formed(
+        lesson.LESSON,
+        lambda step: OWN,
+        page="attention",
+        each_step=False,  # the next test checks each step
+        several=True,
+        long_selectbox=True,
+    )
 
 
 @pytest.mark.parametrize("n", STEPS)
 def test_every_step_shows_and_reveals_a_valid_answer(n):
-    step = STEPS[n]
-    ctx = OWN
-    shown = step.show(ctx)
-    assert isinstance(shown, Shown) and len(shown.figures) <= 2
-    reveal = step.reveal(ctx)
-    assert isinstance(reveal, Reveal) and reveal.said and reveal.why
-    assert len(reveal.figures) <= 2
-    for fig in (*shown.figures, *reveal.figures):
-        assert fig.layout.height <= 380
-    if isinstance(step.ask, Number):
-        assert math.isfinite(reveal.answer)
-        assert step.ask.low <= reveal.answer <= step.ask.high
-    else:
-        options = step.ask.choices(ctx)
-        answers = reveal.answer if isinstance(reveal.answer, tuple) else (reveal.answer,)
-        assert answers and all(a in options for a in answers)
+    assert STEPS[n].show  # every step shows something with its question
+    check_step(STEPS[n], OWN, several=True, long_selectbox=True)
 
 
 def test_a_row_sums_to_one():
@@ -166,18 +130,6 @@ def test_yours_escapes_the_learners_text():
 
 
 # ---- the links open the page in the step's state ----------------------------------------------
-
-
-def open_link(link: str) -> tuple[AppTest, dict[str, str]]:
-    path, _, query = link.partition("?")
-    params = dict(parse_qsl(query))
-    at = AppTest.from_file(MAIN, default_timeout=180)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(state.PAGE_TABLE[path][0]).run()
-    assert_clean(at)
-    assert not any("could not be followed" in w.value for w in at.warning)
-    return at, params
 
 
 LINKS = {f"step {n}": (n, OWN) for n in STEPS} | {"yours, other sentences": (6, OTHER)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import math
 import re
 from functools import cache
-from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
@@ -16,21 +15,16 @@ import torch.nn.functional as F
 
 from app.compute.inside_layer import STEPS as PAGE_STEPS
 from app.lessons import inside_layer as lesson
-from app.lessons.base import Choice, Ctx, Number
+from app.lessons.base import Ctx
 from encoder import Encoder
-from encoder.pretrained import load_minilm
+from tests.lessons_common import check_well_formed, ctx_by_step, minilm, open_with, step_links
 from tests.test_inside_layer_page import page
 
 CTX = Ctx(("Not used by this step.",))
 STEPS = {step.title: step for step in lesson.LESSON.steps}
 MINE = Ctx(("Hello there, general.", "A much longer sentence with many more words to attend to."))
 OTHER = Ctx(("Attention is all you need.",))
-
-
-@cache
-def minilm():
-    loaded = load_minilm()
-    return loaded.model.eval(), loaded.tokenizer
+ctx_for = ctx_by_step(MINE, CTX)  # the learner's sentences for a "try yours" step
 
 
 @cache
@@ -71,25 +65,7 @@ def entropy(p: torch.Tensor) -> float:
 def test_the_lesson_is_well_formed():
     L = lesson.LESSON
     assert L.slug == "inside-a-layer" and L.page == "Inside a layer"
-    assert 5 <= len(L.steps) <= 8
-    assert any(step.yours for step in L.steps)
-    for step in L.steps:
-        ctx = MINE if step.yours else CTX
-        assert step.page == "inside-a-layer"
-        if isinstance(step.ask, Choice):
-            options = step.ask.choices(ctx)
-            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
-        shown = step.show(ctx) if step.show else None
-        reveal = step.reveal(ctx)
-        if isinstance(step.ask, Number):
-            assert math.isfinite(reveal.answer)
-            assert step.ask.low <= reveal.answer <= step.ask.high
-            assert "within" in step.question
-        else:
-            assert reveal.answer in step.ask.choices(ctx)
-        assert reveal.said and reveal.why and len(reveal.figures) <= 2
-        for fig in reveal.figures + (shown.figures if shown else ()):
-            assert fig.layout.height <= 380
+    check_well_formed(L, ctx_for, page="inside-a-layer")
 
 
 def test_the_scratch_model_is_the_sidebars():
@@ -195,21 +171,9 @@ def test_yours_is_the_learners_entropy_and_changes_with_the_sentences():
 
 
 # ---- the links ---------------------------------------------------------------------------------
-def links() -> dict[str, list[str]]:
-    """Each distinct link of the lesson, with the steps that use it."""
-    found: dict[str, list[str]] = {}
-    for step in lesson.LESSON.steps:
-        found.setdefault(step.link(MINE if step.yours else CTX), []).append(step.title)
-    return found
-
-
-@pytest.mark.parametrize("link", list(links()))
+@pytest.mark.parametrize("link", list(step_links(lesson.LESSON, ctx_for)))
 def test_each_link_opens_the_page_in_the_steps_state(link):
-    path, _, raw = link.partition("?")
-    assert path == "inside-a-layer"
-    query = dict(parse_qsl(raw))
-    at = page(**query)
-    assert not at.warning, [w.value for w in at.warning]  # every parameter was applied
+    at, query = open_with(page, link, "inside-a-layer")
     model = lesson.SCRATCH if query.get("model") == "From scratch" else lesson.PRETRAINED
     assert at.session_state["choice"] == model
     text = query.get("text", lesson.SENTENCE)

@@ -4,20 +4,16 @@ sentences, and every step's link opening the Layer-by-layer page in the step's s
 
 from __future__ import annotations
 
-import math
 from functools import cache
-from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.lessons import layers as lesson
-from app.lessons.base import Choice, Ctx, Number, Reveal, Shown
-from encoder.pretrained import load_minilm
-from tests.test_app import MAIN, assert_clean
+from app.lessons.base import Ctx
+from tests.lessons_common import check_step, check_well_formed, forward, open_link
 
 OWN = Ctx(tuple(lesson.YOURS.split("\n")))
 OTHER = Ctx(("A dog chased the red ball across the park.", "The ball rolled into the pond."))
@@ -25,18 +21,10 @@ STEPS = dict(enumerate(lesson.LESSON.steps, start=1))
 
 
 @cache
-def minilm():
-    return load_minilm()
-
-
-@cache
 def hidden(sentences: tuple[str, ...]) -> tuple[torch.Tensor, list[list[str]]]:
     """MiniLM's own hidden states (L+1, B, S, D) and each sentence's tokens."""
-    model, tokenizer = minilm()
-    batch = tokenizer.encode_batch(list(sentences), max_len=128)
-    with torch.inference_mode():
-        out = model.eval()(batch.input_ids, batch.attention_mask, output_hidden_states=True)
-    return torch.stack(out.hidden_states), [list(e.tokens) for e in batch.encodings]
+    out, tokens = forward(sentences, output_hidden_states=True)
+    return torch.stack(out.hidden_states), tokens
 
 
 def cos(h: torch.Tensor, depth: int, a: tuple[int, int], b: tuple[int, int]) -> float:
@@ -50,36 +38,22 @@ def banks() -> tuple[torch.Tensor, list[tuple[int, int]]]:
 
 
 def test_the_lesson_has_five_to_eight_steps_and_a_yours_step():
-    steps = lesson.LESSON.steps
-    assert 5 <= len(steps) <= 8 and any(s.yours for s in steps)
     assert lesson.LESSON.slug == "meaning-moves" and lesson.LESSON.page == "Layer by layer"
     assert lesson.SENTENCES[lesson.RIVER].count("river") == 1
     assert "river" not in lesson.SENTENCES[lesson.MONEY]
-    for step in steps:
-        assert step.page == "layer-by-layer"
-        if isinstance(step.ask, Choice):
-            options = step.ask.choices(OWN)
-            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
-        if isinstance(step.ask, Number):
-            assert "within" in step.question
+    check_well_formed(
+        lesson.LESSON,
+        lambda step: OWN,
+        page="layer-by-layer",
+        each_step=False,  # the next test checks each step
+        several=True,
+    )
 
 
 @pytest.mark.parametrize("n", STEPS)
 def test_every_step_shows_and_reveals_a_valid_answer(n):
-    step = STEPS[n]
-    shown = step.show(OWN)
-    assert isinstance(shown, Shown) and len(shown.figures) <= 2
-    reveal = step.reveal(OWN)
-    assert isinstance(reveal, Reveal) and reveal.said and reveal.why
-    assert len(reveal.figures) <= 2
-    for fig in (*shown.figures, *reveal.figures):
-        assert fig.layout.height <= 380
-    if isinstance(step.ask, Number):
-        assert math.isfinite(reveal.answer)
-        assert step.ask.low <= reveal.answer <= step.ask.high
-    else:
-        answers = reveal.answer if isinstance(reveal.answer, tuple) else (reveal.answer,)
-        assert answers and all(a in step.ask.choices(OWN) for a in answers)
+    assert STEPS[n].show  # every step shows something with its question
+    check_step(STEPS[n], OWN, several=True)
 
 
 def test_the_banks_start_as_one_point():
@@ -166,18 +140,6 @@ def test_yours_differs_between_sentence_sets_and_says_what_is_missing():
 
 
 # ---- the links open the page in the step's state ----------------------------------------------
-
-
-def open_link(link: str) -> tuple[AppTest, dict[str, str]]:
-    path, _, query = link.partition("?")
-    params = dict(parse_qsl(query))
-    at = AppTest.from_file(MAIN, default_timeout=180)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(state.PAGE_TABLE[path][0]).run()
-    assert_clean(at)
-    assert not any("could not be followed" in w.value for w in at.warning)
-    return at, params
 
 
 LINKS = {"depth 0": (1, OWN), "last depth": (3, OWN), "yours": (6, OWN), "yours 2": (6, OTHER)}

@@ -5,29 +5,29 @@ open the Padding & masks page in the state the step talks about."""
 from __future__ import annotations
 
 import math
-from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
 import torch
 
 from app.lessons import padding as lesson
-from app.lessons.base import Choice, Ctx, Number
+from app.lessons.base import Ctx
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.experiments import padding_drift
-from encoder.pretrained import load_minilm
+from tests import lessons_common
+from tests.lessons_common import check_well_formed, ctx_by_step, open_with, step_links
 from tests.test_padding_page import page
 
 CTX = Ctx(("Not used by this step.",))
 STEPS = {step.title: step for step in lesson.LESSON.steps}
 MINE = Ctx(("Good morning!", "The committee will meet again next Tuesday."))
 OTHER = Ctx(("Transformers read every token of a sentence in parallel, padded or not.",))
+ctx_for = ctx_by_step(MINE, CTX)  # the learner's sentences for a "try yours" step
 
 
 @pytest.fixture(scope="module")
 def minilm():
-    loaded = load_minilm()
-    return loaded.model.eval(), loaded.tokenizer
+    return lessons_common.minilm()  # (model, tokenizer)
 
 
 @pytest.fixture(scope="module")
@@ -54,25 +54,7 @@ def pad_share(weights: torch.Tensor, n: int) -> float:
 def test_the_lesson_is_well_formed():
     L = lesson.LESSON
     assert L.slug == "padding-mask" and L.page == "Padding & masks"
-    assert 5 <= len(L.steps) <= 8
-    assert any(step.yours for step in L.steps)
-    for step in L.steps:
-        ctx = MINE if step.yours else CTX
-        assert step.page == "padding"
-        if isinstance(step.ask, Choice):
-            options = step.ask.choices(ctx)
-            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
-        shown = step.show(ctx) if step.show else None
-        reveal = step.reveal(ctx)
-        if isinstance(step.ask, Number):
-            assert math.isfinite(reveal.answer)
-            assert step.ask.low <= reveal.answer <= step.ask.high
-            assert "within" in step.question
-        else:
-            assert reveal.answer in step.ask.choices(ctx)
-        assert reveal.said and reveal.why and len(reveal.figures) <= 2
-        for fig in reveal.figures + (shown.figures if shown else ()):
-            assert fig.layout.height <= 380
+    check_well_formed(L, ctx_for, page="padding")
 
 
 # ---- each step against the library ---------------------------------------------------------
@@ -171,21 +153,9 @@ def test_yours_is_the_learners_drift_and_changes_with_the_sentences(minilm):
 
 
 # ---- the links ----------------------------------------------------------------------------
-def links() -> dict[str, list[str]]:
-    """Each distinct link of the lesson, with the steps that use it."""
-    found: dict[str, list[str]] = {}
-    for step in lesson.LESSON.steps:
-        found.setdefault(step.link(MINE if step.yours else CTX), []).append(step.title)
-    return found
-
-
-@pytest.mark.parametrize("link", list(links()))
+@pytest.mark.parametrize("link", list(step_links(lesson.LESSON, ctx_for)))
 def test_each_link_opens_the_page_in_the_steps_state(link):
-    path, _, raw = link.partition("?")
-    assert path == "padding"
-    query = dict(parse_qsl(raw))
-    at = page(**query)
-    assert not at.warning, [w.value for w in at.warning]  # every parameter was applied
+    at, query = open_with(page, link, "padding")
     assert at.session_state["choice"] == lesson.MODEL
     lines = query.get("text", "").splitlines()
     assert at.text_area(key="text").value == query["text"]

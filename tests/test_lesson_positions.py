@@ -13,13 +13,13 @@ import torch
 
 from app.compute import positional as pc
 from app.lessons import positions as lesson
-from app.lessons.base import Ctx, Number, Reveal
+from app.lessons.base import Ctx, Reveal
 from encoder.analysis import cosine_matrix
 from encoder.experiments import order_test
 from encoder.positional import sinusoidal_table, wavelengths
-from encoder.pretrained import load_minilm
 from encoder.tokenizer import default_tokenizer
-from tests.test_lesson_text_to_tensors import bold, checked, open_link
+from tests import lessons_common
+from tests.lessons_common import bold, check_step, check_well_formed, open_link
 
 STEPS = {step.title: step for step in lesson.LESSON.steps}
 DEFAULT = Ctx((lesson.YOURS,))
@@ -28,12 +28,12 @@ OTHER = Ctx(("Hi", "I love my dog very much"))  # "Hi" has one token: nothing to
 
 @pytest.fixture(scope="module")
 def minilm():
-    return load_minilm().model.eval()
+    return lessons_common.minilm().model
 
 
 def reveal(title: str, ctx: Ctx = DEFAULT) -> Reveal:
     """The step's reveal, checked as every step's is (valid answer, small figures)."""
-    return checked(STEPS[title], ctx)
+    return check_step(STEPS[title], ctx)
 
 
 def order(model, text: str) -> tuple[float, float, list[str]]:
@@ -55,11 +55,7 @@ def numbers(said: str) -> list[float]:
 def test_the_lesson_is_complete():
     L = lesson.LESSON
     assert L.slug == "positions" and L.page == "Positions"
-    assert 5 <= len(L.steps) <= 8 and any(s.yours for s in L.steps)
-    assert all(step.page == "positions" for step in L.steps)
-    for step in L.steps:
-        if isinstance(step.ask, Number):
-            assert "(within" in step.question
+    check_well_formed(L, lambda step: DEFAULT, page="positions", number_words=("(within",))
 
 
 def test_shuffle_without_positions(minilm):
@@ -171,7 +167,7 @@ def metric(at, label: str) -> str:
 
 @pytest.mark.parametrize(("link", "title", "ctx"), links(), ids=[t for _, t, _ in links()])
 def test_each_link_opens_the_positions_page_as_the_step_says(link, title, ctx):
-    at, query = open_link(link)
+    at, query = open_link(link, timeout=120, values=True)
     assert at.title[0].value == "Positions"
     view = query["pe_view"]
     if view == "Order test":  # the page's numbers are the lesson's

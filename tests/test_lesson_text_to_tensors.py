@@ -5,21 +5,19 @@ Encode page with AppTest."""
 from __future__ import annotations
 
 import math
-import re
-from urllib.parse import parse_qsl, urlsplit
 
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.lessons import text_to_tensors as lesson
-from app.lessons.base import Choice, Ctx, Number, Reveal, Step
-from encoder.pretrained import load_minilm
+from app.lessons.base import Ctx, Reveal
 from encoder.summary import shape_trace
 from encoder.tokenizer import default_tokenizer
-from tests.test_app import MAIN, array, assert_clean
+from tests import lessons_common
+from tests.lessons_common import bold, check_step, check_well_formed, open_link
+from tests.test_app import array
 
 STEPS = {step.title: step for step in lesson.LESSON.steps}
 DEFAULT = Ctx(tuple(lesson.YOURS.split("\n")))
@@ -28,7 +26,7 @@ OTHER = Ctx(("I love my dog very much", "Supercalifragilistic words!", "Hi."))
 
 @pytest.fixture(scope="module")
 def minilm():
-    return load_minilm().model.eval()
+    return lessons_common.minilm().model
 
 
 @pytest.fixture(scope="module")
@@ -37,41 +35,21 @@ def tok():
 
 
 def reveal(title: str, ctx: Ctx = DEFAULT) -> Reveal:
-    return checked(STEPS[title], ctx)
-
-
-def checked(step: Step, ctx: Ctx) -> Reveal:
-    """The step's reveal, with what every step must give: a valid answer, small figures."""
-    r = step.reveal(ctx)
-    if isinstance(step.ask, Choice):  # (a) the answer is one of the options
-        options = step.ask.choices(ctx)
-        assert len(options) == len(set(options)) and options
-        answers = r.answer if isinstance(r.answer, tuple) else (r.answer,)
-        assert answers and all(a in options for a in answers), (r.answer, options)
-        if step.ask.widget != "selectbox":
-            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
-    else:
-        assert isinstance(step.ask, Number) and math.isfinite(float(r.answer))
-        assert step.ask.low <= float(r.answer) <= step.ask.high
-    assert r.said and r.why and len(r.figures) <= 2
-    for fig in r.figures:
-        assert fig.layout.height <= 380
-    return r
-
-
-def bold(said: str) -> str:
-    """The number or shape the reveal states in bold."""
-    return re.search(r"\*\*(.+?)\*\*", said).group(1)
+    """The step's reveal, checked as every step's is (valid answer, small figures)."""
+    return check_step(STEPS[title], ctx, several=True, long_selectbox=True)
 
 
 def test_the_lesson_is_complete():
     L = lesson.LESSON
     assert L.slug == "text-to-tensors" and L.page == "Encode"
-    assert 5 <= len(L.steps) <= 8 and any(s.yours for s in L.steps)
-    for step in L.steps:
-        assert step.page == "home"
-        if isinstance(step.ask, Number):
-            assert "(exactly)" in step.question or "(within" in step.question
+    check_well_formed(
+        L,
+        lambda step: DEFAULT,
+        page="home",
+        number_words=("(exactly)", "(within"),
+        several=True,
+        long_selectbox=True,
+    )
 
 
 def test_word_pieces(tok):
@@ -181,26 +159,6 @@ def test_no_sentences_yet_still_gives_options_and_a_link():
 # ---- links: each step's page, in the state it talks about ------------------------------------
 
 
-def open_link(link: str) -> tuple[AppTest, dict[str, str]]:
-    """Run the page a step links to, with its query, as a browser would open it."""
-    parts = urlsplit(link)
-    path = parts.path.strip("./") or "home"
-    query = dict(parse_qsl(parts.query))
-    at = AppTest.from_file(MAIN, default_timeout=120)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(state.PAGE_TABLE[path][0]).run()
-    assert_clean(at)
-    notices = [w.value for w in at.warning if "could not be followed" in w.value]
-    assert not notices, notices
-    for key, value in query.items():  # every widget the link names holds its value
-        if key == state.TEXT:
-            assert at.text_area(key="text").value == value
-        else:
-            assert state.url_value(at.session_state[key]) == value, key
-    return at, query
-
-
 def links() -> list[str]:
     found = []
     for step in lesson.LESSON.steps:
@@ -212,7 +170,7 @@ def links() -> list[str]:
 
 @pytest.mark.parametrize("link", links())
 def test_each_link_opens_the_encode_page_as_the_step_says(link):
-    at, query = open_link(link)
+    at, query = open_link(link, timeout=120, values=True)
     assert at.title[0].value == "Encode"
     text = query.get(state.TEXT, state.DEFAULT_TEXT)
     lines = text.split("\n")

@@ -8,17 +8,15 @@ from __future__ import annotations
 import math
 import time
 from functools import cache
-from urllib.parse import parse_qsl
 
 import numpy as np
 import pytest
 import torch
-from streamlit.testing.v1 import AppTest
 
 from app import state
 from app.compute import train as jobs
 from app.lessons import train as lesson
-from app.lessons.base import Choice, Ctx, Number, Reveal, Shown
+from app.lessons.base import Ctx
 from encoder.tasks import TaskTokenizer
 from encoder.train import (
     EVAL_STREAM,
@@ -30,7 +28,8 @@ from encoder.train import (
     model_config,
     predict,
 )
-from tests.test_app import MAIN, array, assert_clean, plotly_specs
+from tests.lessons_common import check_step, check_well_formed, open_link
+from tests.test_app import array, assert_clean, plotly_specs
 
 TASK = lesson.TASK
 OWN = Ctx(tuple(lesson.LESSON.yours.split("\n")))
@@ -59,17 +58,15 @@ def bin_of(steps: int | None) -> str:
 
 
 def test_the_lesson_has_five_to_eight_steps_and_a_yours_step():
-    steps = lesson.LESSON.steps
-    assert 5 <= len(steps) <= 8 and sum(s.yours for s in steps) >= 1
     assert lesson.LESSON.slug == "watch-a-head-learn" and lesson.LESSON.page == "Train"
     assert lesson.LESSON.title == "Watching a head learn"
-    for step in steps:
-        assert step.page == "train"
-        if isinstance(step.ask, Choice) and step.ask.widget != "selectbox":
-            options = step.ask.choices(OWN)
-            assert len(options) <= 5 and all(len(o) <= 30 for o in options)
-        if isinstance(step.ask, Number):
-            assert "within" in step.question
+    check_well_formed(
+        lesson.LESSON,
+        lambda step: OWN,
+        page="train",
+        each_step=False,  # the next test checks each step
+        long_selectbox=True,
+    )
     # the default digits are ones the task reads
     for line in OWN.sentences:
         TaskTokenizer(TASK).encode(line)
@@ -77,18 +74,7 @@ def test_the_lesson_has_five_to_eight_steps_and_a_yours_step():
 
 @pytest.mark.parametrize("n", STEPS)
 def test_every_step_shows_and_reveals_a_valid_answer(n):
-    step = STEPS[n]
-    shown = step.show(OWN) if step.show else Shown()
-    assert isinstance(shown, Shown) and len(shown.figures) <= 2
-    reveal = step.reveal(OWN)
-    assert isinstance(reveal, Reveal) and reveal.said and reveal.why
-    assert len(reveal.figures) <= 2
-    for fig in (*shown.figures, *reveal.figures):
-        assert fig.layout.height <= 380
-    if isinstance(step.ask, Number):
-        assert math.isfinite(reveal.answer) and step.ask.low <= reveal.answer <= step.ask.high
-    else:
-        assert reveal.answer in step.ask.choices(OWN)
+    check_step(STEPS[n], OWN, long_selectbox=True)
 
 
 def test_reveals_are_quick_once_the_run_is_cached():
@@ -211,23 +197,11 @@ def test_yours_refuses_what_the_task_refuses_in_its_words(bad):
 # ---- the links open the Train page with the lesson's settings -----------------------------------
 
 
-def open_link(link: str) -> AppTest:
-    path, _, query = link.partition("?")
-    params = dict(parse_qsl(query))
-    at = AppTest.from_file(MAIN, default_timeout=300)
-    for key, value in params.items():
-        at.query_params[key] = value
-    at.switch_page(state.PAGE_TABLE[path][0]).run()
-    assert_clean(at)
-    assert not any("could not be followed" in w.value for w in at.warning)
-    return at
-
-
 @pytest.mark.parametrize("ctx", [OWN, OTHER], ids=["own", "other"])
 def test_the_yours_link_carries_the_learners_digits(ctx):
     link = STEPS[6].link(ctx)
     assert link.startswith("train?")
-    at = open_link(link)
+    at, _ = open_link(link, timeout=300)
     assert at.session_state[state.TEXT] == "\n".join(ctx.sentences)
     assert at.selectbox(key="task").value == TASK.name
 
@@ -236,7 +210,7 @@ def test_the_yours_link_carries_the_learners_digits(ctx):
 def test_the_link_opens_the_train_page_whose_start_trains_the_lessons_model():
     links = {step.link(OWN) for step in STEPS.values() if not step.yours}
     assert len(links) == 1
-    at = open_link(links.pop())
+    at, _ = open_link(links.pop(), timeout=300)
     s, arch = lesson.SETTINGS, dict(lesson.ARCH)
     expected = dict(
         task=TASK.name, secs=int(s.max_seconds), steps=s.max_steps, lr=s.lr,
