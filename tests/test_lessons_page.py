@@ -157,6 +157,20 @@ def test_the_last_step_shows_the_score_and_what_next():
     assert at.session_state["lesson"] == list(LESSONS)[1] and at.session_state["step"] == 1
 
 
+def test_coming_back_from_another_page_keeps_the_lesson_the_picker_and_presenter_mode():
+    slugs = list(LESSONS)
+    at = lessons_app(lesson=slugs[2], step="2", present="1")
+    at.switch_page("views/encode.py").run()
+    at.switch_page("views/lessons.py").run()
+    assert_clean(at)
+    assert at.selectbox(key="lesson_pick").value == slugs[2], "the picker names the lesson"
+    assert at.session_state["step"] == 2 and at.toggle(key="present").value is True
+    at.toggle(key="present").set_value(False).run()
+    at.switch_page("views/encode.py").run()
+    at.switch_page("views/lessons.py").run()
+    assert at.toggle(key="present").value is False
+
+
 def test_the_picker_opens_a_lesson_at_its_first_step():
     slugs = list(LESSONS)
     at = lessons_app(lesson=slugs[0], step="3")

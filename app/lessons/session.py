@@ -18,6 +18,7 @@ PREDICT, REVEAL, YOURS = "predict", "reveal", "yours"  # widget keys
 COMMITTED = "_lesson_committed"  # {slug: {step: prediction}}: what the learner committed
 RESULTS = "_lesson_results"  # {slug: {step: right?}}: judged when the answer is first shown
 TEXTS = "_lesson_texts"  # {slug: text}: the learner's sentences, per lesson
+PRESENT_KEPT = "_present"  # presenter mode, kept while another page is open
 ON = ("1", "true", "yes", "on")
 
 
@@ -48,6 +49,7 @@ def follow_link() -> list[str]:
         )
         n = 1
     st.session_state[PRESENT] = st.query_params.get(PRESENT, "").lower() in ON
+    st.session_state[PRESENT_KEPT] = st.session_state[PRESENT]
     go(slug, n)
     return problems
 
@@ -73,6 +75,20 @@ def text(slug: str) -> str:
     if slug not in texts:
         texts[slug] = LESSONS[slug].yours or st.session_state.get(state.TEXT, "")
     return texts[slug]
+
+
+def keep_widgets() -> None:
+    """Streamlit forgets a widget's value when its page is left; the lesson and presenter mode
+    live on in session keys of their own, so the picker names the lesson on screen and the
+    switch stays as it was when the learner comes back."""
+    st.session_state["lesson_pick"] = st.session_state[LESSON]
+    if PRESENT not in st.session_state:
+        st.session_state[PRESENT] = st.session_state.get(PRESENT_KEPT, False)
+
+
+def keep_present() -> None:
+    """Callback of the presenter switch."""
+    st.session_state[PRESENT_KEPT] = st.session_state[PRESENT]
 
 
 def pick() -> None:

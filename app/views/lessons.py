@@ -33,6 +33,7 @@ LABEL = {False: "visible", True: "collapsed"}  # the prediction's label: a proje
 FIGURE_HEIGHT = {False: 380, True: 290}  # px: a projector shows one step on one screen
 
 problems = ls.follow_link()
+ls.keep_widgets()  # back from another page: the picker and the switch as they were
 present = bool(st.session_state.get(ls.PRESENT))
 if present:
     st.set_page_config(initial_sidebar_state="collapsed")
@@ -66,6 +67,7 @@ with bar[1]:
     st.toggle(
         "Presenter mode",
         key=ls.PRESENT,
+        on_change=ls.keep_present,
         help="For a projector: larger type, one step per screen, ← and → for the steps, and "
         "a QR code (top right) so the class can follow on their own devices.",
     )
