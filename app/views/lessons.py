@@ -249,8 +249,10 @@ with side:
 with foot:
     title = state.PAGE_TABLE[step.page][1]
     links = st.container(horizontal=True)
-    links.link_button(
-        f"Open this on the {title} page", step.link(ctx), icon=":material/open_in_new:"
+    links.link_button(  # on a projector's narrow column, the short label
+        f"Open {title}" if present else f"Open this on the {title} page",
+        step.link(ctx),
+        icon=":material/open_in_new:",
     )  # a new tab, set up as the step describes (no tooltip: it covered Reveal)
     if present and reveal is not None:  # on a projector the why opens over the page
         with links.popover("Why?", icon=":material/help:"):
