@@ -94,16 +94,14 @@ def name(fig, i: int) -> str:
 
 
 def draw(shown: Shown | Reveal, prefix: str) -> None:
-    """A step's figures and table: side by side on a screen, in tabs on a projector (one
-    screen, nothing to scroll)."""
+    """A step's figures and table: one under the other on a screen, in tabs on a projector
+    (one screen, nothing to scroll)."""
     figures = list(shown.figures)
     names = [name(fig, i) for i, fig in enumerate(figures)]
     table = shown.table is not None
     if present and len(figures) + table > 1:
         slots = st.tabs([*names, *(["Numbers"] if table else [])])
-    elif len(figures) > 1:
-        slots = [*st.columns(len(figures)), st.container()]
-    else:
+    else:  # one under the other: side by side, a 1024 px screen squeezed their labels together
         slots = [st.container() for _ in range(len(figures) + table)]
     for i, (slot, fig) in enumerate(zip(slots, figures, strict=False)):
         fig.update_layout(height=min(fig.layout.height or 10_000, FIGURE_HEIGHT[present]))
