@@ -28,10 +28,9 @@ def batch_grid(tokens: list[list[str]], mask: np.ndarray, *, show: str = "tokens
     cell, coloured by the mask. Shape: mask (B, S); tokens: B lists of S strings ([PAD] too)
 
     Token text sits in a transparent bar per cell, which plotly fits to the cell's width on
-    screen: whole tokens at 12 px on a projector; on a laptop all shrink alike, down to 7 px
-    (at 9 px "because" vanished from a 12-token strip at 1024 px), and a token too long even
-    then is left to the hover (cut at a fixed length, "because" showed as "becau…" on a
-    1920 px screen with room to spare)."""
+    screen: whole tokens at 12 px on a projector; on a laptop all shrink alike, down to 9 px,
+    and a token too long even then is left to the hover (cut at a fixed length, "because"
+    showed as "becau…" on a 1920 px screen with room to spare)."""
     B, S = mask.shape
     names = [f"sentence {b + 1}" for b in range(B)]
     values = show != "tokens"
@@ -91,7 +90,7 @@ def batch_grid(tokens: list[list[str]], mask: np.ndarray, *, show: str = "tokens
         automargin=True,
     )
     layout["barmode"] = "overlay"
-    layout["uniformtext"] = dict(minsize=7, mode="hide")
+    layout["uniformtext"] = dict(minsize=9, mode="hide")
     return go.Figure(data, layout)
 
 
