@@ -28,7 +28,6 @@ st.set_page_config(
 
 # Each page's address is its title in lower case with hyphens (state.PAGE_TABLE); Encode, the
 # default page, is served at the app's root.
-PAGE_TABLE = state.PAGE_TABLE
 # Other addresses people type or older links carry, the file names among them (which
 # AppTest.switch_page("views/....py") resolves to): each opens its page, the query kept.
 ALIASES = {
@@ -46,10 +45,12 @@ ALIASES = {
 }
 PAGES = {
     path: st.Page(file, title=title, icon=icon, url_path=path, default=path == "home")
-    for path, (file, title, icon) in PAGE_TABLE.items()
+    for path, (file, title, icon) in state.PAGE_TABLE.items()
 }
 ALIAS_PAGES = {
-    alias: st.Page(PAGE_TABLE[to][0], title=PAGE_TABLE[to][1], url_path=alias, visibility="hidden")
+    alias: st.Page(
+        state.PAGE_TABLE[to][0], title=state.PAGE_TABLE[to][1], url_path=alias, visibility="hidden"
+    )
     for alias, to in ALIASES.items()
 }
 

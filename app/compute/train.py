@@ -28,6 +28,7 @@ UNDO = "text_before_task_inputs"  # session key: the user's text, replaced by a 
 NOTICE = "task_inputs_notice"  # session key: (task, loaded by a model switch?) of that swap
 MAX_SNAPSHOTS = 12
 FIRST_SNAPSHOT = 25  # steps; then every doubling (25, 50, 100, ...) and the last step
+WINDOW = 20  # steps the batch accuracy is averaged over (progress line, snapshots, lessons)
 # what "Use the task's inputs" puts in the sidebar: a few lines each task can read
 INPUTS = {
     "reverse": "3 1 4 1 5 9 2 6\n2 7 1 8 2\n1 2 3 4 5 6 7 8 9 0",
@@ -94,8 +95,7 @@ class Job:
         return min(1.0, max(t.steps / s.max_steps, t.seconds / s.max_seconds))
 
     def recent_accuracy(self) -> float:
-        recent = self.trainer.history[-20:]
-        return sum(p.accuracy for p in recent) / len(recent) if recent else 0.0
+        return batch_accuracy(self.trainer.history)
 
     def _snapshot(self) -> None:
         t = self.trainer
@@ -355,12 +355,17 @@ def snapshot_maps(
     return maps, titles
 
 
-def steps_to(history: list[Point], accuracy: float, window: int = 20) -> int | None:
-    """The first step at which the batch accuracy (the mean of the last ``window`` steps, as the
-    page's progress line says it) reaches ``accuracy``; None if it never does."""
+def batch_accuracy(history: list[Point], end: int | None = None) -> float:
+    """The batch accuracy the page's progress line and snapshots give: the mean token accuracy
+    of the last WINDOW steps of ``history[:end]`` (0 before the first step)."""
+    recent = history[:end][-WINDOW:]
+    return sum(p.accuracy for p in recent) / len(recent) if recent else 0.0
+
+
+def steps_to(history: list[Point], accuracy: float) -> int | None:
+    """The first step at which the batch accuracy reaches ``accuracy``; None if it never does."""
     for k in range(len(history)):
-        recent = history[max(0, k + 1 - window) : k + 1]
-        if sum(p.accuracy for p in recent) / len(recent) >= accuracy:
+        if batch_accuracy(history, k + 1) >= accuracy:
             return history[k].step
     return None
 
@@ -368,9 +373,8 @@ def steps_to(history: list[Point], accuracy: float, window: int = 20) -> int | N
 def untrained(
     task_name: str, arch: tuple[tuple[str, object], ...], settings: Settings
 ) -> tuple[float, Point]:
-    """A run's model before it learns anything: its token accuracy on the fresh examples the
-    run's final evaluation uses, and its first step's point (the loss and batch accuracy the
-    curves start from, measured before that step's update). Not cached: about 0.3 s."""
+    """A run's model before it learns: its token accuracy on the run's final evaluation set,
+    and its first step's point (loss and accuracy before that step's update). About 0.3 s."""
     trainer = start(task_name, dict(arch), settings).trainer
     accuracy = trainer.evaluate()
     return accuracy, trainer.run(steps=1)[0]
@@ -385,9 +389,7 @@ def trained_run(task_name: str, arch: tuple[tuple[str, object], ...], settings: 
     """Train to the end, once per server, as the Train page's Start does with these settings:
     the same Job, so the same steps, snapshots and weights (the seed fixes them all; keep
     ``settings.max_seconds`` far above the run's time, so that the clock never decides).
-
-    ``arch``: model_config's arguments as (name, value) pairs (hashable, for the cache key).
-    """
+    ``arch``: model_config's arguments as (name, value) pairs (hashable, for the cache key)."""
     job = start(task_name, dict(arch), settings)
     while not job.trainer.done:
         job.advance(math.inf)

@@ -97,12 +97,17 @@ class Number:
     tolerance: float
     unit: str = ""  # printed after the number: "%", " bits"
     label: str = "Your prediction"
-    digits: int | None = None  # decimals shown; None: none for whole-number steps, else 2
+    digits: int | None = None  # decimals shown; None: none for whole numbers, else 2
+
+    @property
+    def whole(self) -> bool:
+        """Whether the prediction takes whole numbers only (its input then shows no decimals)."""
+        return all(float(v).is_integer() for v in (self.low, self.high, self.step))
 
     def say(self, value: float) -> str:
         digits = self.digits
         if digits is None:
-            digits = 0 if float(self.step).is_integer() else 2
+            digits = 0 if self.whole else 2
         return f"{value:,.{digits}f}{self.unit}"
 
 

@@ -11,10 +11,10 @@ import streamlit as st
 
 from app import state
 from app.lessons import LESSONS
-from app.lessons.base import Ask, Ctx, Lesson, Number, right
+from app.lessons.base import Ask, Ctx, Lesson, right
 
 LESSON, STEP, PRESENT = "lesson", "step", "present"  # session keys, also the link's parameters
-PREDICT, REVEAL, YOURS = "predict", "reveal", "yours"  # widget keys
+PREDICT, REVEAL, YOURS, PICK = "predict", "reveal", "yours", "lesson_pick"  # widget keys
 COMMITTED = "_lesson_committed"  # {slug: {step: prediction}}: what the learner committed
 RESULTS = "_lesson_results"  # {slug: {step: right?}}: judged when the answer is first shown
 TEXTS = "_lesson_texts"  # {slug: text}: the learner's sentences, per lesson
@@ -60,7 +60,6 @@ def go(slug: str, n: int) -> None:
     lesson = LESSONS[slug]
     n = max(1, min(n, len(lesson.steps)))
     st.session_state[LESSON], st.session_state[STEP] = slug, n
-    st.session_state["lesson_pick"] = slug
     kept = st.session_state.get(COMMITTED, {}).get(slug, {})
     # set, not dropped: a widget the browser already shows (the same kind on the last step)
     # keeps what it showed unless the server sends it a value
@@ -81,7 +80,7 @@ def keep_widgets() -> None:
     """Streamlit forgets a widget's value when its page is left; the lesson and presenter mode
     live on in session keys of their own, so the picker names the lesson on screen and the
     switch stays as it was when the learner comes back."""
-    st.session_state["lesson_pick"] = st.session_state[LESSON]
+    st.session_state[PICK] = st.session_state[LESSON]
     if PRESENT not in st.session_state:
         st.session_state[PRESENT] = st.session_state.get(PRESENT_KEPT, False)
 
@@ -93,7 +92,7 @@ def keep_present() -> None:
 
 def pick() -> None:
     """Callback of the lesson picker: its lesson from the first step."""
-    go(st.session_state["lesson_pick"], 1)
+    go(st.session_state[PICK], 1)
 
 
 def commit(slug: str, n: int) -> None:
@@ -150,8 +149,3 @@ def write_link(slug: str, n: int, present: bool) -> None:
                 st.query_params[key] = wanted[key]
             else:
                 del st.query_params[key]
-
-
-def number_kind(ask: Number) -> bool:
-    """Whether a number prediction takes whole numbers only."""
-    return all(float(v).is_integer() for v in (ask.low, ask.high, ask.step))

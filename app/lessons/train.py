@@ -36,7 +36,7 @@ ARCH = (
 # the 99% target ends the run long before either limit: the clock never decides
 SETTINGS = Settings(max_steps=2000, max_seconds=120.0)
 LEVEL = 0.9  # the accuracy step 4 asks about
-WINDOW = 20  # steps the batch accuracy of step 4 is averaged over (the page's progress line)
+WINDOW = jobs.WINDOW  # steps the batch accuracy of step 4 is averaged over (the progress line)
 HALF = 0.5  # a head "draws the mirror" when over half of its weight is on the mirror keys
 BINS = ((30, "under 30"), (100, "30 to 100"), (400, "100 to 400"), (1500, "400 to 1,500"))
 OVER = "over 1,500"
@@ -205,7 +205,7 @@ def train_show(ctx: Ctx) -> Shown:
 
 def train_reveal(ctx: Ctx) -> Reveal:
     run, ideal = _run(), _ideal()
-    at = jobs.steps_to(run.history, LEVEL, WINDOW)
+    at = jobs.steps_to(run.history, LEVEL)
     curves = charts.history_curves(run.history, target=SETTINGS.target)
     curves.update_layout(height=260)
     earlier = [s for s in run.snapshots if at is None or s.step < at]

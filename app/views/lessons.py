@@ -59,7 +59,7 @@ with bar[0]:
         "Lesson",
         list(LESSONS),
         format_func=ls.title_of,
-        key="lesson_pick",
+        key=ls.PICK,
         on_change=ls.pick,
         label_visibility="collapsed" if present else "visible",
     )
@@ -114,11 +114,10 @@ def draw(shown: Shown | Reveal, prefix: str) -> None:
             st.dataframe(shown.table, hide_index=True, height=300 if tall else "auto")
 
 
-def predict_widget(ask, disabled: bool) -> object:
+def predict_widget(ask, options: list[str], disabled: bool) -> object:
     """The step's one prediction widget, key ``predict``: empty until the learner answers."""
     if isinstance(ask, Number):
-        whole = ls.number_kind(ask)
-        kind = int if whole else float
+        kind = int if ask.whole else float
         return st.number_input(
             ask.label,
             min_value=kind(ask.low),
@@ -131,7 +130,6 @@ def predict_widget(ask, disabled: bool) -> object:
             width=260,
             label_visibility=LABEL[present],
         )
-    options = list(ask.choices(ctx))
     if not options:
         st.info("Type a sentence above: the choices come from your words.")
         return None
@@ -180,9 +178,10 @@ with main:
             st.error(f"Could not show this step on these sentences: {err}")
         if shown is not None and shown.text and not (present and done is not None):
             st.markdown(shown.text)
-    if isinstance(step.ask, Choice) and done is not None and done not in step.ask.choices(ctx):
+    options = list(step.ask.choices(ctx)) if isinstance(step.ask, Choice) else []
+    if options and done is not None and done not in options:  # the sentences changed since
         st.markdown(f"**Your prediction:** {say(step.ask, done)}")
-    prediction = predict_widget(step.ask, disabled=done is not None)
+    prediction = predict_widget(step.ask, options, disabled=done is not None)
     buttons = st.container(horizontal=True)
     buttons.button(
         "Back",
