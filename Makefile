@@ -9,12 +9,12 @@ DEPS := pyproject.toml requirements.lock
 APP_STAMP := $(VENV)/.app-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test lint bench chromium clean
+.PHONY: run test lint bench chromium redis clean
 
 run: $(APP_STAMP)
 	$(PY) -m streamlit run app/main.py
 
-test: $(TEST_STAMP) chromium
+test: $(TEST_STAMP) chromium redis
 	$(PY) -m pytest
 
 lint: $(TEST_STAMP)
@@ -44,6 +44,12 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 		echo "Installing Debian's chromium for the browser tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+# The class-room tests run every store test against a real Redis too (started on a free port).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || { \
+		echo "Installing Debian's redis-server for the class-room tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache test-artifacts
