@@ -239,3 +239,18 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
     # 2 cores: 118 s instead of 9.6 s for 1,533 points)
     with threadpool_limits(1):
         return tsne.fit_transform(points)
+
+
+# heads compared with each other, and one head's queries and keys: in encoder/heads.py
+from encoder.heads import head_distances, head_map, joint_qk  # noqa: E402
+
+__all__ = [
+    "attention_rollout",
+    "cosine_matrix",
+    "head_distances",
+    "head_map",
+    "head_statistics",
+    "joint_qk",
+    "mean_pool",
+    "project",
+]
