@@ -13,9 +13,15 @@ def attention_snippet(
     layer: int,
     head: int,
     compare: tuple[int, int, int] | None = None,
+    *,
+    headmap: tuple[int, ...] | None = None,
+    qk: bool | None = None,
+    queries: list[int] | None = None,
 ) -> str:
     """The Attention page's numbers: one head's map, the rollout and the head statistics; with
-    ``compare`` (other sentence, query position in each), Compare's rows word by word."""
+    ``compare`` (other sentence, query position in each), Compare's rows word by word; with
+    ``headmap`` (the sentences it rests on) the Head map; with ``qk`` (joint_qk on or off)
+    Queries & keys; with ``queries`` (positions) several query tokens' rows summed."""
     lines = [
         python_snippet(choice, sentences, attentions=True).rstrip("\n"),
         "",
@@ -45,5 +51,47 @@ def attention_snippet(
             "        for w, i in batch.encodings[b2].words()]",
             "print([(w, round(x, 3)) for w, x in row])",
             "print([(w, round(x, 3)) for w, x in row2])",
+        ]
+    if queries:
+        lines += [
+            "",
+            "# Several query tokens: their rows summed over the keys, and the mean",
+            f"qs = {list(queries)}  # query positions (hiding [CLS]/[SEP] renormalises rows)",
+            "summed = att[layer][:, qs, :].sum(axis=1)  # (heads, n): every head of the layer",
+            "mean = summed / len(qs)",
+            "print(np.round(summed[head], 3), np.round(mean[head], 3))",
+        ]
+    if headmap is not None:
+        lines += [
+            "",
+            "# Head map: every head placed by how it attends (eval mode: rows sum to 1)",
+            "from encoder.analysis import head_distances, head_map",
+            "",
+            "model.eval()",
+            "with torch.inference_mode():",
+            "    ev = model(batch.input_ids, batch.attention_mask, output_attentions=True)",
+            "stacked = torch.stack(ev.attentions).numpy()  # (layers, batch, heads, seq, seq)",
+            "lengths = batch.attention_mask.sum(dim=1).tolist()",
+            f"used = {list(headmap)}  # the sentences the map rests on",
+            "atts = [stacked[:, i, :, : lengths[i], : lengths[i]] for i in used]",
+            "distances = head_distances(atts)  # (layers·heads, layers·heads), JS in bits",
+            "xy = head_map(distances, seed=0)  # (layers·heads, 2): head h of layer l at l·H + h",
+            "print(np.round(distances[: 4, : 4], 3))",
+        ]
+    if qk is not None:
+        lines += [
+            "",
+            "# Queries & keys: one head's queries and keys in one plane (eval mode)",
+            "from encoder.analysis import joint_qk, project",
+            "from encoder.experiments import layer_steps",
+            "",
+            "row = slice(b, b + 1)",
+            "steps = layer_steps(model, batch.input_ids[row], batch.attention_mask[row], layer)",
+            "keep = batch.attention_mask[b].bool()",
+            "q = steps['q'][0, head][keep].numpy()  # (n, d_k)",
+            "k = steps['k'][0, head][keep].numpy()",
+            *(["q, k = joint_qk(q, k)  # same softmax, one space"] if qk else []),
+            "plane, _ = project(np.concatenate([q, k])[None], 'pca', 2)  # (1, 2n, 2)",
+            "print(np.round(plane[0, :n], 3))  # the queries; plane[0, n:] the keys",
         ]
     return "\n".join(lines) + "\n"

@@ -1,5 +1,5 @@
 """Attention: every head at a glance, one head in depth, token lines, rollout, head statistics,
-two sentences side by side, and exports."""
+a map of every head, queries and keys in one plane, two sentences side by side, and exports."""
 
 from __future__ import annotations
 
@@ -15,9 +15,13 @@ from app.components.attention_canvas import attention_canvas, pick_head, pick_qu
 from app.compute import attention as attn
 from app.snippets.attention import attention_snippet
 from app.views.attention_compare import compare_view
+from app.views.attention_heads import head_map_view, queries_keys_view
+from app.views.attention_queries import several_queries
 from encoder.analysis import head_statistics
 
-VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare"]
+VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Head map", "Queries & keys"]
+VIEWS += ["Compare"]  # offered when there are two sentences or more
+WHOLE = ("Head statistics", "Head map", "Queries & keys")  # views of every token, as computed
 LINE_MIN = 0.01  # token lines below this weight are not drawn
 RESIDUAL = attn.RESIDUAL  # rollout's weight of the residual connection
 
@@ -75,7 +79,7 @@ texts = ui.sentences()
 B = len(texts)
 messages = st.container()  # truncation notes land above the controls
 # keep a hidden view's pickers for when it returns
-for key in ("token", "otoken", "lheads", "other"):
+for key in ("token", "otoken", "lheads", "other", "queries", "hmcolour", "qkjoint"):
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
@@ -130,7 +134,7 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
         key=state.linked("hide"),
         bind="query-params",
         width="content",
-        disabled=view == "Head statistics" or not any(enc.special),
+        disabled=view in WHOLE or not any(enc.special),
         help="Removes the special tokens' rows and columns, then rescales each row to sum "
         "to 1 again: the weight left over, shared out among the words. (The statistics always "
         "count every token.)"
@@ -142,7 +146,7 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
         key=state.linked("ownmax"),
         bind="query-params",
         width="content",
-        disabled=view in ("Token lines", "Head statistics"),
+        disabled=view in ("Token lines", *WHOLE),
         help="Off: the colour scale runs from 0 to 1 for every map, so maps compare. On: from "
         "0 to the map's largest weight, so a flat head's pattern shows.",
     )
@@ -160,7 +164,7 @@ def shown(a: np.ndarray, e) -> tuple[np.ndarray, list[str], str, list[int]]:
 
 if hide and all(enc.special):
     st.info("This sentence has only special tokens: nothing is left to show without them.")
-maps, tokens, renorm, _ = shown(att, enc)
+maps, tokens, renorm, positions = shown(att, enc)
 name = f"L{layer} H{head}"
 file = f"attention_s{pick + 1}_L{layer}_H{head}" + ("_renormalised" if renorm else "")
 summary = f"Attention of sentence {pick + 1}: " + " ".join(enc.tokens)
@@ -171,6 +175,7 @@ if choice.train:
     )
 
 compared = None  # Compare's two query positions, for the snippet
+extras: dict = {}  # the new views' settings, for the snippet
 if view == "Heads":
     z = maps[layer, head]
     top, scale = charts.weight_scale(z, own_max)
@@ -192,6 +197,8 @@ if view == "Heads":
         f"Overview colours: {overview}. Detail: row = the query token, column = the key it "
         "takes from; hover a cell for “query → key: weight”."
     )
+    qs = several_queries(maps, layer, head, tokens, [], file, renorm, summary)
+    extras["queries"] = [positions[q] for q in qs]
 
 elif view == "Token lines":
     first_word = tokens[min(1, len(tokens) - 1)]  # [CLS] is a dull first query
@@ -230,6 +237,9 @@ elif view == "Token lines":
         f"{LINE_MIN} are not drawn (keys shaded by their largest weight). Click a token on the "
         "left to make it the query; hover a key for every head's weight."
     )
+    stem = f"attention_s{pick + 1}_L{layer}"
+    qs = several_queries(maps, layer, None, tokens, sorted(heads_on), stem, renorm, summary)
+    extras["queries"] = [positions[q] for q in qs]
 
 elif view == "Mean & rollout":
     mean, rollout = attn.mean_and_rollout(maps, layer, RESIDUAL)
@@ -301,6 +311,12 @@ elif view == "Head statistics":
                     help="Open this head",
                 )
 
+elif view == "Head map":
+    extras["headmap"] = head_map_view(choice, texts, layer, head)
+
+elif view == "Queries & keys":
+    extras["qk"] = queries_keys_view(choice, texts, pick, layer, head, charts.labels(enc.tokens))
+
 elif view == "Compare":
     qa, qb = compare_view(result, pick, other, layer, head, own_max, shown, summary)
     compared = (other, qa, qb)
@@ -328,4 +344,4 @@ if view in ("Heads", "Compare"):
         "exact view: *Share this view* in the sidebar."
     )
 
-ui.snippet(attention_snippet(choice, texts, pick, layer, head, compared))
+ui.snippet(attention_snippet(choice, texts, pick, layer, head, compared, **extras))

@@ -71,3 +71,13 @@ def pick_query(key: str, options: list[str], offset: int, target: str = "token")
     hit = trigger(key, "query")
     if isinstance(hit, int) and 0 <= offset + hit < len(options):
         st.session_state[target] = options[offset + hit]
+
+
+def pick_point(chart: str) -> None:
+    """``on_select`` of a plotly map of heads (Head map) whose points carry [layer, head] as
+    customdata: open the clicked head in the Heads view."""
+    state = st.session_state.get(chart)
+    points = state.selection.points if state is not None else []
+    data = points[0].get("customdata") if points else None
+    if isinstance(data, (list, tuple)) and len(data) == 2:
+        st.session_state.update(layer=int(data[0]), head=int(data[1]), view="Heads")
