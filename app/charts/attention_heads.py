@@ -50,7 +50,7 @@ def head_map_figure(
             continue
         fig.add_trace(
             go.Scatter(
-                x=xy[idx, 0], y=xy[idx, 1], mode="markers", name=group,
+                x=xy[idx, 0].tolist(), y=xy[idx, 1].tolist(), mode="markers", name=group,
                 marker=dict(size=12, color=colour, line=dict(width=1, color="white")),
                 customdata=[[i // n_heads, i % n_heads] for i in idx],
                 hovertext=[hover[i] for i in idx], hoverinfo="text",
@@ -59,7 +59,7 @@ def head_map_figure(
     s = int(selected)
     fig.add_trace(
         go.Scatter(
-            x=[xy[s, 0]], y=[xy[s, 1]], mode="markers+text", name="open in Heads",
+            x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="open in Heads",
             marker=dict(size=22, symbol="circle-open", color="#111827", line=dict(width=2)),
             text=[f"L{s // n_heads} H{s % n_heads}"], textposition="top center",
             customdata=[[s // n_heads, s % n_heads]], hovertext=[hover[s]], hoverinfo="text",
@@ -103,8 +103,8 @@ def qk_figure(
     for (_, opacity, width), pairs in zip(LINE_BINS, bins, strict=True):
         if not pairs:
             continue
-        xs = [v for i, j in pairs for v in (q[i, 0], k[j, 0], None)]
-        ys = [v for i, j in pairs for v in (q[i, 1], k[j, 1], None)]
+        xs = [v for i, j in pairs for v in (float(q[i, 0]), float(k[j, 0]), None)]
+        ys = [v for i, j in pairs for v in (float(q[i, 1]), float(k[j, 1]), None)]
         fig.add_trace(
             go.Scatter(
                 x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
@@ -125,7 +125,7 @@ def qk_figure(
         role = "query" if symbol == "circle" else "key"
         fig.add_trace(
             go.Scatter(
-                x=xy[:, 0], y=xy[:, 1], mode="markers+text", name=name,
+                x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers+text", name=name,
                 marker=dict(size=10, color=colour, symbol=symbol, line=dict(width=1, color="#fff")),
                 text=[safe_label(t) for t in text[part]], textposition="top center",
                 textfont=dict(size=12, color=colour),

@@ -83,6 +83,8 @@ for key in ("token", "otoken", "lheads", "other", "queries", "hmcolour", "qkjoin
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
+# seven views do not fit one row at 1024 px: the View control wraps instead of scrolling
+st.html("<style>.st-key-view [data-testid='stButtonGroup'] > div { flex-wrap: wrap; }</style>")
 with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
     pick = ui.sentence_picker(texts)
     views = VIEWS if B > 1 else VIEWS[:-1]

@@ -1,0 +1,205 @@
+"""AppTest: the Attention page's Head map, Queries & keys and several query tokens, against the
+library's numbers (head_distances, head_map, joint_qk, the forward pass); links and snippet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from app.charts import attention_stats as head_table
+from app.compute import attention as attn
+from encoder.analysis import head_distances, head_map, head_statistics, joint_qk, project
+from encoder.experiments import layer_steps
+from tests.test_app import assert_clean
+from tests.test_attention_page import SCRATCH, canvas, minilm, page, real, reference
+
+TWO = ["The cat sat on the mat because it was tired.", "He opened a bank account."]
+
+
+def figure(at, key: str) -> dict:
+    (el,) = [e for e in at.get("plotly_chart") if e.proto.id and key in e.proto.id]
+    return json.loads(el.proto.spec)
+
+
+def trace(fig: dict, name: str) -> dict:
+    return next(t for t in fig["data"] if t.get("name", "").startswith(name))
+
+
+def said(at) -> str:
+    return " ".join(m.value for m in [*at.markdown, *at.caption])
+
+
+def test_head_map_is_the_library_map_of_every_sentence():
+    at = page(text="\n".join(TWO), view="Head map", layer="1", head="4")
+    att, batch = reference(TWO)
+    atts = [real(att, batch, b) for b in range(2)]
+    d = head_distances(atts)
+    xy = head_map(d, seed=0)
+    fig = figure(at, "headmap")
+    points = [t for t in fig["data"] if t.get("mode") == "markers"]
+    got = np.full((72, 2), np.nan)
+    for t in points:
+        for (layer, head), x, y in zip(t["customdata"], t["x"], t["y"], strict=True):
+            got[layer * 12 + head] = x, y
+    np.testing.assert_allclose(got, xy, atol=1e-4)
+    ring = fig["data"][-1]
+    assert ring["text"] == ["L1 H4"] and ring["customdata"] == [[1, 4]]
+    assert {t["name"] for t in points} == {f"layer {i}" for i in range(6)}
+    tokens = int(batch.attention_mask.sum())
+    assert f"2 sentences and {tokens} tokens" in said(at) and "steadier" in said(at)
+    assert "What it cannot show" in said(at) and "Near" in said(at)
+    hm = attn.head_map_of(at.session_state["choice"], tuple(TWO))
+    np.testing.assert_allclose(hm.distances, d, atol=1e-6)
+
+
+def test_head_map_coloured_by_family_names_the_statistics_kinds():
+    at = page(text=TWO[0], view="Head map", hmcolour="looks like")
+    att, batch = reference(TWO[:1])
+    stats = head_statistics(real(att, batch, 0))
+    n = real(att, batch, 0).shape[-1]
+    fig = figure(at, "headmap")
+    for t in fig["data"][:-1]:
+        for layer, head in t["customdata"]:
+            kind = head_table.short_kind(stats, layer, head, n) or "no clear pattern"
+            assert t["name"] == kind
+    hover = next(h for t in fig["data"][:-1] for h in t["hovertext"] if "L0 H0" in h)
+    assert "entropy" in hover and "previous" in hover and "click to open" in hover
+
+
+def test_a_click_on_the_head_map_opens_that_head(monkeypatch):
+    """The chart's on_select callback (the browser test clicks for real)."""
+    from types import SimpleNamespace
+
+    from app.components import attention_canvas as component
+
+    click = SimpleNamespace(selection=SimpleNamespace(points=[{"customdata": [3, 7]}]))
+    session = {"headmap": click, "view": "Head map"}
+    monkeypatch.setattr(component.st, "session_state", session)
+    component.pick_point("headmap")
+    assert session["view"] == "Heads" and (session["layer"], session["head"]) == (3, 7)
+    session["headmap"] = SimpleNamespace(selection=SimpleNamespace(points=[]))  # a deselection
+    component.pick_point("headmap")
+    assert session["view"] == "Heads"
+
+
+def test_queries_and_keys_draw_joint_qk_of_the_layer_steps():
+    text = TWO[0]
+    at = page(text=text, view="Queries & keys", layer="2", head="5")
+    model, tokenizer = minilm()
+    batch = tokenizer.encode_batch([text])
+    steps = layer_steps(model, batch.input_ids, batch.attention_mask, layer=2)
+    q, k = steps["q"][0, 5].numpy(), steps["k"][0, 5].numpy()
+    qj, kj = joint_qk(q, k)
+    plane, _ = project(np.concatenate([qj, kj])[None], "pca", 2)
+    fig = figure(at, "qkplot")
+    queries = trace(fig, "queries")
+    keys = trace(fig, "keys")
+    n = len(q)
+    np.testing.assert_allclose(np.c_[queries["x"], queries["y"]], plane[0, :n], atol=1e-4)
+    np.testing.assert_allclose(np.c_[keys["x"], keys["y"]], plane[0, n:], atol=1e-4)
+    assert queries["marker"]["symbol"] == "circle" and keys["marker"]["symbol"] == "diamond"
+    # the lines: a query to each key of weight ≥ QK_LINE, the model's own attention
+    att, _ = reference([text])
+    lines = [t for t in fig["data"] if t["mode"] == "lines"]
+    drawn = sum(len(t["x"]) // 3 for t in lines)
+    assert drawn == int((att[2, 0, 5] >= attn.QK_LINE).sum())
+    assert "at least 10% of its weight" in said(at)
+    assert "softmax ignores a constant" in said(at)
+    # the switch: the raw projections
+    at.toggle(key="qkjoint").set_value(False).run()
+    raw, _ = project(np.concatenate([q, k])[None], "pca", 2)
+    queries = trace(figure(at, "qkplot"), "queries")
+    np.testing.assert_allclose(np.c_[queries["x"], queries["y"]], raw[0, :n], atol=1e-4)
+    assert "qkjoint=false" in next(c.value for c in at.code if "?" in c.value)
+
+
+def test_several_query_tokens_in_the_detail_and_in_token_lines():
+    text = TWO[0]
+    qs = ["3 · sat", "4 · on", "6 · mat"]
+    at = page(text=text, layer="2", head="5", queries=qs)
+    att, _ = reference([text])
+    summed, mean = canvas(at, "queries_detail")
+    rows = att[2, 0, 5][[3, 4, 6]]
+    np.testing.assert_allclose(summed["values"], rows.sum(0), atol=1e-6)
+    np.testing.assert_allclose(mean["values"], rows.mean(0), atol=1e-6)
+    assert "summed" in summed["title"] and "“sat”, “on”, “mat”" in summed["title"]
+    assert sum(mean["values"]) == pytest.approx(1.0, abs=1e-5)
+    at.segmented_control(key="view").set_value("Token lines").run()
+    at.pills(key="lheads").set_value([1, 5]).run()
+    (heads,) = canvas(at, "queries_lines")
+    np.testing.assert_allclose(heads["z"], att[2, 0, [1, 5]][:, [3, 4, 6]].sum(1), atol=1e-6)
+    assert heads["rows"] == ["H1", "H5"] and "mean = sum / 3" in heads["scale"]
+    link = next(c.value for c in at.code if "?" in c.value)
+    assert "queries=3+%C2%B7+sat" in link and "queries=6+%C2%B7+mat" in link
+    assert at.multiselect(key="queries").value == qs
+
+
+def test_exports_of_the_new_views():
+    hm = attn.head_map_of(page(text=TWO[0], view="Head map").session_state["choice"], (TWO[0],))
+    names = [f"L{i // 12} H{i % 12}" for i in range(72)]
+    rows = list(csv.reader(io.StringIO(attn.head_map_csv(hm.distances, names))))
+    assert rows[0][:3] == ["head \\ head", "L0 H0", "L0 H1"] and len(rows) == 73
+    np.testing.assert_allclose(np.array([r[1:] for r in rows[1:]], float), hm.distances)
+    saved = np.load(io.BytesIO(attn.head_map_npz(hm, names, ["x"] * 72)))
+    assert saved["xy"].shape == (72, 2) and list(saved["sentences"]) == [0]
+    table = attn.query_sum_csv(np.array([[0.5, 1.5]]), 2, ["0 · a", "1 · b"], ["L0 H0"])
+    assert list(csv.reader(io.StringIO(table)))[2] == ["1 · b", "1.5", "0.75"]
+
+
+def test_snippet_reproduces_the_new_views():
+    params = {k: str(v) for k, v in SCRATCH.items()}
+    text = "one two three four\nfive six seven"
+    at = page(model="From scratch", text=text, view="Head map", layer="1", head="2", **params)
+    code = next(c.value for c in at.code if "head_distances" in c.value)
+    ns: dict = {}
+    exec(compile(code.replace("print(", "(lambda *a: None)("), "snippet", "exec"), ns)
+    hm = attn.head_map_of(at.session_state["choice"], tuple(text.splitlines()))
+    np.testing.assert_allclose(ns["distances"], hm.distances, atol=1e-6)
+    np.testing.assert_allclose(ns["xy"], hm.xy, atol=1e-4)
+
+    at.segmented_control(key="view").set_value("Queries & keys").run()
+    code = next(c.value for c in at.code if "joint_qk" in c.value)
+    ns = {}
+    exec(compile(code.replace("print(", "(lambda *a: None)("), "snippet", "exec"), ns)
+    queries = trace(figure(at, "qkplot"), "queries")
+    np.testing.assert_allclose(np.c_[queries["x"], queries["y"]], ns["plane"][0, :6], atol=1e-4)
+
+    at.segmented_control(key="view").set_value("Heads").run()
+    at.multiselect(key="queries").set_value(["1 · one", "3 · three"]).run()
+    code = next(c.value for c in at.code if "summed" in c.value)
+    ns = {}
+    exec(compile(code.replace("print(", "(lambda *a: None)("), "snippet", "exec"), ns)
+    summed, _ = canvas(at, "queries_detail")
+    np.testing.assert_allclose(summed["values"], ns["summed"][2], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"text": "a", "view": "Head map"},
+        {"text": "a", "view": "Queries & keys"},
+        {"text": "[CLS]", "view": "Head map", "hmcolour": "nope"},
+        {"text": "x y", "view": "Queries & keys", "qkjoint": "maybe"},
+        {"text": "x y", "queries": ["9 · zz", "1 · x"]},
+        {"text": "word " * 300, "max_len": "512", "view": "Head map"},
+        {"text": "hello there", "view": "Head map", "train": "true"},
+    ],
+    ids=["one word map", "one word qk", "bad colour", "bad switch", "stale query", "long", "train"],
+)
+def test_odd_input_never_crashes(params):
+    at = page(**params)
+    assert_clean(at)
+    if params.get("view") == "Head map":
+        assert at.get("plotly_chart")
+
+
+def test_train_mode_maps_in_eval_mode():
+    at = page(model="From scratch", text="a b c d", view="Head map", train="true",
+              dropout="0.5", **{k: str(v) for k, v in SCRATCH.items()})  # fmt: skip
+    assert "in eval mode" in said(at)
+    torch.manual_seed(0)  # nothing random reaches the map: rows sum to 1
