@@ -196,7 +196,9 @@ def row(metric: str, samples: dict, goal: float) -> str:
 
 # ---- the Attention page: submit-to-settled, per view ------------------------------------------
 
-VIEWS = ("Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare")
+VIEWS = ("Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare", "Head map")
+VIEWS += ("Queries & keys", "Several queries")  # the last: Token lines, two queries picked
+CASES = {"Several queries": {"view": "Token lines", "queries": ["1 · sentence", "2 · about"]}}
 GOAL_SETTLED = 2.0  # the page as it opens (Heads), 20 tokens
 QUIET = 500  # ms without a DOM change that count as settled
 FILLER = "and the old river ran past a quiet town where many people walked".split()  # noqa: SIM905
@@ -288,8 +290,8 @@ def bench_attention(browser, args, n_tokens: int, views: list[str]) -> dict[str,
             text, marker = sentence_of(n_tokens, counter)
             settled_ms(ours, OURS, f"{text}\nThe cat sat on the mat.", marker, ATTENTION_WATCH)
         for view in views:
-            start, _ = sentence_of(n_tokens, 999 + counter)
-            query = urlencode({"view": view, "text": f"{start}\nThe cat sat on the mat."})
+            start = sentence_of(n_tokens, 999 + counter)[0] + "\nThe cat sat on the mat."
+            query = urlencode({**CASES.get(view, {"view": view}), "text": start}, doseq=True)
             ours.goto(f"{url}/attention?{query}")
             wait_idle(ours, TIMEOUT)
             ours.locator(ATTENTION_WATCH).first.wait_for(state="visible", timeout=TIMEOUT)
@@ -297,8 +299,7 @@ def bench_attention(browser, args, n_tokens: int, views: list[str]) -> dict[str,
             for r in range(args.warmup + args.repeat):
                 counter += 1
                 text, marker = sentence_of(n_tokens, counter)
-                # two sentences, so Compare has a partner; the first is the one shown
-                pair = f"{text}\nThe cat sat on the mat."
+                pair = f"{text}\nThe cat sat on the mat."  # Compare's partner; the first shown
                 b_ms = settled_ms(blank, BLANK, text, marker, BLANK.watch)
                 o_ms = settled_ms(ours, OURS, pair, marker, ATTENTION_WATCH)
                 if r >= args.warmup:
