@@ -162,6 +162,9 @@ def sync_text_param(text: str) -> bool:
 # formatted option), so share_query() can rebuild the link from session state alone.
 
 _LINKED = "_linked_keys"
+# Class mode's place in a room (the Lessons page): in this session's address bar, never in a
+# Share link (a student's id, a teacher's token)
+CLASS_PARAMS = ("room", "student", "teach")
 _RANGES = "_number_ranges"  # bound number widgets' ranges, for the link notice's words
 
 
@@ -235,7 +238,7 @@ def link_problems(asked: dict[str, str], known: list[str]) -> list[str]:
     """
     problems = []
     for key, raw in asked.items():
-        if key == TEXT:
+        if key == TEXT or key in CLASS_PARAMS:
             continue
         if key not in known:
             if key in DEFAULTS:

@@ -63,11 +63,17 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def streamlit_server(
-    script: Path = ROOT / "app" / "main.py", timeout: float = 90, log_path: Path | None = None
+    script: Path = ROOT / "app" / "main.py",
+    timeout: float = 90,
+    log_path: Path | None = None,
+    *,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[str]:
-    """Start `streamlit run script` on a free loopback port (the project's .streamlit/config.toml
-    applies); yield its base URL. The server's output goes to log_path if given."""
-    port = free_port()
+    """Start `streamlit run script` on a free loopback port, or ``port`` (the project's
+    .streamlit/config.toml applies); yield its base URL. The server's output goes to log_path
+    if given; ``env`` is added to the server's environment."""
+    port = port or free_port()
     cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
     cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
@@ -75,7 +81,12 @@ def streamlit_server(
     opened = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     with opened as log:
         proc = subprocess.Popen(
-            cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            cmd,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
         )
         try:
             try:

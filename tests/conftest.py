@@ -9,6 +9,14 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+# Class rooms the tests open (AppTest and every app server they start) go to a file of their
+# own, never the project's data/ folder; a test that needs another store sets its own.
+if "ENCODER_EXPLORER_STORE" not in os.environ:
+    import tempfile
+
+    _rooms = tempfile.mkdtemp(prefix="encoder-explorer-rooms-")
+    os.environ["ENCODER_EXPLORER_STORE"] = f"sqlite:///{_rooms}/classroom.db"
+
 # The app shows users a redacted error (client.showErrorDetails = "none" in config.toml); the
 # tests want the real one in at.exception.
 from streamlit import config as _st_config

@@ -11,8 +11,10 @@ import streamlit as st
 from app import state, ui
 from app.charts.qr import qr_png
 from app.lessons import LESSONS
+from app.lessons import classmode as cm
 from app.lessons import session as ls
 from app.lessons.base import Choice, Number, Reveal, Shown, say
+from app.views import lessons_class as lc
 
 PRESENT_CSS = """<style>
 [data-testid="stMain"] .block-container { padding-top: 3.6rem; padding-bottom: 1rem; }
@@ -32,7 +34,10 @@ PRESENT_CSS = """<style>
 LABEL = {False: "visible", True: "collapsed"}  # the prediction's label: a projector has no room
 FIGURE_HEIGHT = {False: 380, True: 290}  # px: a projector shows one step on one screen
 
-problems = ls.follow_link()
+problems = ls.follow_link() + cm.follow_link()
+room = cm.sync()  # in a class: the room's lesson, step and reveal (a student follows them)
+teacher = room is not None and cm.role() == cm.TEACHER
+pupil = room is not None and not teacher
 ls.keep_widgets()  # back from another page: the picker and the switch as they were
 present = bool(st.session_state.get(ls.PRESENT))
 if present:
@@ -43,10 +48,15 @@ lesson = LESSONS[slug]
 steps = len(lesson.steps)
 step = lesson.steps[n - 1]
 ls.write_link(slug, n, present)
+cm.write_link()
 
 if problems:
     st.warning("This link could not be followed exactly:\n" + "\n".join(f"- {p}" for p in problems))
-if not present:
+if said := cm.take_notice():
+    st.warning(said, icon=":material/groups:")
+if pupil:
+    st.subheader(f"Class {cm.code()}")
+elif not present:
     st.title("Lessons")
     st.caption(
         "Predict first, then let the model show you. Every answer is computed live by the "
@@ -62,24 +72,49 @@ with bar[0]:
         key=ls.PICK,
         on_change=ls.pick,
         label_visibility="collapsed" if present else "visible",
+        disabled=room is not None,
+        help="The class follows this lesson: end the class to change it." if teacher else None,
     )
 with bar[1]:
-    st.toggle(
-        "Presenter mode",
-        key=ls.PRESENT,
-        on_change=ls.keep_present,
-        help="For a projector: larger type, one step per screen, ← and → for the steps, and "
-        "a QR code (top right) so the class can follow on their own devices.",
-    )
+    if pupil:
+        st.button("Leave the class", key="class_leave", on_click=cm.leave, icon=":material/logout:")
+    else:
+        switches = st.container(horizontal=True, vertical_alignment="center")
+        switches.toggle(
+            "Presenter mode",
+            key=ls.PRESENT,
+            on_change=ls.keep_present,
+            help="For a projector: larger type, one step per screen, ← and → for the steps, and "
+            "a QR code (top right) so the class can follow on their own devices.",
+        )
+        if teacher:
+            lc.qr_popover(switches, st.context.url)
+            switches.button("End the class", key="class_end", on_click=cm.end)
+        elif present:
+            switches.button(
+                "Start a class",
+                key="class_start",
+                icon=":material/groups:",
+                on_click=cm.start,
+                args=(slug, n),
+                help="Students join with a code or the QR code, answer on their own devices, "
+                "and see the answer when you reveal it.",
+            )
 if present and st.context.url:  # students follow on their own devices (not in presenter mode)
-    follow = f"{st.context.url.rstrip('/')}/lessons?{urlencode(ls.link_query(slug, n, False))}"
-    bar[2].image(qr_png(follow), width=76)
+    base = st.context.url.rstrip("/")
+    follow = f"{base}/lessons?{urlencode(ls.link_query(slug, n, False))}"
+    bar[2].image(qr_png(cm.join_link(base) if teacher else follow), width=76)
+if room is None and not present:
+    lc.join_box()
 progress = st.empty()  # drawn last, with this step's verdict counted
 if not present and n == 1:
     st.markdown(f"*{lesson.summary}*")
 
 ctx = ls.ctx(lesson)
 done = ls.committed(slug, n)
+if pupil:  # a student's answer is the room's; it shows once the teacher reveals
+    done = cm.decode(step.ask, room.get("mine"))
+revealed = room["revealed"] if room else done is not None
 if present:  # the question and the answer on the left, the chart and why on the right
     main, side = st.columns([3, 2], gap="medium")
     foot = side  # the links under the chart
@@ -114,8 +149,10 @@ def draw(shown: Shown | Reveal, prefix: str) -> None:
             st.dataframe(shown.table, hide_index=True, height=300 if tall else "auto")
 
 
-def predict_widget(ask, options: list[str], disabled: bool) -> object:
-    """The step's one prediction widget, key ``predict``: empty until the learner answers."""
+def predict_widget(ask, options: list[str], disabled: bool, on_change=None) -> object:
+    """The step's one prediction widget, key ``predict``: empty until the learner answers.
+    In a class, ``on_change`` posts each answer to the room."""
+    hooks = dict(on_change=on_change, args=(ask, options, n)) if on_change else {}
     if isinstance(ask, Number):
         kind = int if ask.whole else float
         return st.number_input(
@@ -128,6 +165,7 @@ def predict_widget(ask, options: list[str], disabled: bool) -> object:
             key=ls.PREDICT,
             disabled=disabled,
             width=260,
+            **hooks,
             label_visibility=LABEL[present],
         )
     if not options:
@@ -138,19 +176,21 @@ def predict_widget(ask, options: list[str], disabled: bool) -> object:
     if ask.widget == "selectbox":
         return st.selectbox(
             ask.label, options, index=None, placeholder="Choose…", key=ls.PREDICT,
-            disabled=disabled, width=480, label_visibility=LABEL[present],
+            disabled=disabled, width=480, label_visibility=LABEL[present], **hooks,
         )  # fmt: skip
     if ask.widget == "pills":
         return st.pills(
-            ask.label, options, key=ls.PREDICT, disabled=disabled, label_visibility=LABEL[present]
-        )
+            ask.label, options, key=ls.PREDICT, disabled=disabled,
+            label_visibility=LABEL[present], **hooks,
+        )  # fmt: skip
     if ask.widget == "segmented":
         return st.segmented_control(
-            ask.label, options, key=ls.PREDICT, disabled=disabled, label_visibility=LABEL[present]
-        )
+            ask.label, options, key=ls.PREDICT, disabled=disabled,
+            label_visibility=LABEL[present], **hooks,
+        )  # fmt: skip
     return st.radio(
         ask.label, options, index=None, horizontal=True, key=ls.PREDICT, disabled=disabled,
-        label_visibility=LABEL[present],
+        label_visibility=LABEL[present], **hooks,
     )  # fmt: skip
 
 
@@ -164,8 +204,9 @@ with main:
             key=ls.YOURS,
             height=76 if present else 110,
             max_chars=5_000,
-            on_change=ls.keep_text,
+            on_change=cm.share_text if teacher else ls.keep_text,
             args=(slug,),
+            disabled=pupil,  # a class runs on the teacher's sentences
         )
         if not ctx.sentences:
             st.info("Type a sentence above: this step runs the model on yours.")
@@ -176,45 +217,54 @@ with main:
             shown = step.show(ctx)
         except ValueError as err:
             st.error(f"Could not show this step on these sentences: {err}")
-        if shown is not None and shown.text and not (present and done is not None):
+        if shown is not None and shown.text and not (present and revealed):
             st.markdown(shown.text)
     options = list(step.ask.choices(ctx)) if isinstance(step.ask, Choice) else []
     if options and done is not None and done not in options:  # the sentences changed since
         st.markdown(f"**Your prediction:** {say(step.ask, done)}")
-    prediction = predict_widget(step.ask, options, disabled=done is not None)
-    buttons = st.container(horizontal=True)
-    buttons.button(
-        "Back",
-        key="back",
-        icon=":material/arrow_back:",
-        shortcut="Left",
-        disabled=n == 1,
-        on_click=ls.go,
-        args=(slug, n - 1),
-    )
-    buttons.button(
-        "Reveal",
-        key=ls.REVEAL,
-        type="primary",
-        icon=":material/visibility:",
-        disabled=prediction is None or done is not None or not ready,
-        on_click=ls.commit,
-        args=(slug, n),
-    )
-    later = list(LESSONS)[list(LESSONS).index(slug) + 1 :]
-    if n < steps:
+    panel = st.container()  # the teacher's live panel, drawn once the answer is known
+    if not teacher:
+        prediction = predict_widget(
+            step.ask, options, disabled=revealed, on_change=cm.post if pupil else None
+        )
+    if pupil:
+        lc.student_status(room)
+        lc.watch()
+    else:  # Back, Reveal, Next (in a class, the teacher's move and reveal for everyone)
+        buttons = st.container(horizontal=True)
+        move = cm.move if teacher else ls.go  # a teacher's Back and Next move the whole class
         buttons.button(
-            "Next", key="next", icon=":material/arrow_forward:", icon_position="right",
-            shortcut="Right", on_click=ls.go, args=(slug, n + 1),
-        )  # fmt: skip
-    elif later:
+            "Back",
+            key="back",
+            icon=":material/arrow_back:",
+            shortcut="Left",
+            disabled=n == 1,
+            on_click=move,
+            args=(slug, n - 1),
+        )
         buttons.button(
-            "Next lesson", key="next", icon=":material/arrow_forward:", icon_position="right",
-            shortcut="Right", on_click=ls.go, args=(later[0], 1),
-        )  # fmt: skip
+            "Reveal to everyone" if teacher else "Reveal",
+            key=ls.REVEAL,
+            type="primary",
+            icon=":material/visibility:",
+            disabled=revealed or not ready or (not teacher and prediction is None),
+            on_click=cm.reveal_all if teacher else ls.commit,
+            args=(slug, n),
+        )
+        later = list(LESSONS)[list(LESSONS).index(slug) + 1 :]
+        if n < steps:
+            buttons.button(
+                "Next", key="next", icon=":material/arrow_forward:", icon_position="right",
+                shortcut="Right", on_click=move, args=(slug, n + 1),
+            )  # fmt: skip
+        elif later and room is None:
+            buttons.button(
+                "Next lesson", key="next", icon=":material/arrow_forward:", icon_position="right",
+                shortcut="Right", on_click=ls.go, args=(later[0], 1),
+            )  # fmt: skip
 
 reveal = None
-if done is not None and ready:
+if revealed and ready:
     with main:
         try:
             with st.spinner("The model is working it out…", show_time=True):
@@ -222,20 +272,31 @@ if done is not None and ready:
         except ValueError as err:
             st.error(f"Could not compute the answer on these sentences: {err}")
     if reveal is not None:
-        ok = ls.record(slug, n, step.ask, done, reveal.answer)
         margin = ""
         if isinstance(step.ask, Number) and step.ask.tolerance:
             margin = f" (right within ±{step.ask.say(step.ask.tolerance)})"
-        verdict = st.success if ok else st.warning
         with main:
-            verdict(
-                f"**{'Right' if ok else 'Not quite'}.** You predicted {say(step.ask, done)}; "
-                f"the model's answer is {say(step.ask, reveal.answer)}{margin}.",
-                icon=":material/check_circle:" if ok else ":material/lightbulb:",
-            )
+            if teacher:
+                st.info(f"**The model's answer is {say(step.ask, reveal.answer)}**{margin}.")
+            elif done is None:  # a student who did not answer before the reveal
+                said = say(step.ask, reveal.answer)
+                st.info(f"You did not answer this step; the model's answer is {said}.")
+            else:
+                ok = ls.record(slug, n, step.ask, done, reveal.answer)
+                verdict = st.success if ok else st.warning
+                verdict(
+                    f"**{'Right' if ok else 'Not quite'}.** You predicted {say(step.ask, done)}; "
+                    f"the model's answer is {say(step.ask, reveal.answer)}{margin}.",
+                    icon=":material/check_circle:" if ok else ":material/lightbulb:",
+                )
             st.markdown(f"**What the model did.** {reveal.said}")
             if not present:
                 st.markdown(f"**Why.** {reveal.why}")
+
+if teacher:  # live: who joined, who answered, how (and after the reveal, who was right)
+    with panel:
+        answer = reveal.answer if reveal is not None else None
+        lc.teacher_panel(n, step.ask, options, answer, present)
 
 with side:
     if reveal is not None:
