@@ -69,7 +69,11 @@ def head_map_view(choice: state.ModelChoice, texts: list[str], layer: int, head:
     title = f"All {L}×{H} heads, near where they attend alike"
     fig = charts.head_map_figure(hm.xy, H, groups, colours, hover, layer * H + head, title)
     ui.plotly_chart(
-        fig, key="headmap", on_select=partial(pick_point, "headmap"), selection_mode="points"
+        fig,
+        key="headmap",
+        on_select=partial(pick_point, "headmap"),
+        selection_mode="points",
+        theme=None,
     )
     used = len(hm.used)
     left = [str(b + 1) for b in range(len(texts)) if b not in hm.used]
@@ -127,7 +131,7 @@ def queries_keys_view(
     title = f"L{layer} H{head}: queries and keys of sentence {pick + 1}, {how}"
     axes = ("principal axis 1", "principal axis 2")
     fig = charts.qk_figure(plane.q, plane.k, labels, plane.lines, title, axes)
-    ui.plotly_chart(fig, key="qkplot")
+    ui.plotly_chart(fig, key="qkplot", theme=None)
     st.caption(
         f"Circles: queries (a token asking), diamonds: keys (a token offering), both projected "
         f"on the two principal axes of the {2 * len(labels)} vectors together "
