@@ -56,3 +56,19 @@ def redis_server(folder: Path) -> Iterator[str]:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def require_stack() -> None:
+    """haproxy and redis-server for deploy.stack; skips where one is missing (CI must have
+    them: `make test` installs both)."""
+    import pytest
+
+    from deploy.stack import StackError, require
+
+    for program in ("redis-server", "haproxy"):
+        try:
+            require(program)
+        except StackError as err:
+            if os.environ.get("CI"):
+                raise RuntimeError(f"CI needs {program}: apt-get install {program}") from err
+            pytest.skip(str(err))
