@@ -215,6 +215,8 @@ def test_no_unbounded_module_level_caches():
     for path in (ROOT / "app").rglob("*.py"):
         text = path.read_text()
         assert "lru_cache" not in text and "functools.cache" not in text, path
+        if path.parent.name == "views":  # a page's script runs anew each time: no module state
+            continue
         for node in ast.parse(text).body:
             value = getattr(node, "value", None)
             if isinstance(node, (ast.Assign, ast.AnnAssign)):

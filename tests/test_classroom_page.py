@@ -15,6 +15,7 @@ from app.classroom.base import new_student
 from app.lessons import LESSONS
 from app.lessons import classmode as cm
 from app.lessons.base import Choice, Number
+from tests.servers import redis_server
 from tests.test_app import assert_clean
 from tests.test_lessons_page import lessons_app, predict_widget
 from tests.test_shell import share_query_of
@@ -29,9 +30,7 @@ NUMBER_STEP = 1
 def rooms(tmp_path, monkeypatch):
     """This test's own store: a SQLite file in its temp folder."""
     monkeypatch.setenv("ENCODER_EXPLORER_STORE", f"sqlite:///{tmp_path}/rooms.db")
-    default_store.cache_clear()
-    yield tmp_path / "rooms.db"
-    default_store.cache_clear()
+    return tmp_path / "rooms.db"
 
 
 def start_class(step: int = CHOICE_STEP) -> tuple[AppTest, str]:
@@ -50,6 +49,17 @@ def notices(at: AppTest) -> str:
 
 
 def test_start_join_answer_reveal_and_move_on():
+    class_flow()
+
+
+def test_the_same_class_on_redis(tmp_path, monkeypatch):
+    """Several app servers share rooms through Redis: the page works the same over it."""
+    with redis_server(tmp_path) as url:
+        monkeypatch.setenv("ENCODER_EXPLORER_STORE", url)
+        class_flow()
+
+
+def class_flow() -> None:
     teacher, code = start_class()
     assert teacher.query_params[cm.ROOM] == code and teacher.query_params[cm.TEACH]
     assert f">{code}</b>" in panel(teacher)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import plotly.graph_objects as go
 
-from .common import layout_dict, safe_label, short
+from .common import layout_dict, safe_label
 
 ANSWERS = "#94a3b8"  # slate: the class's answers before the model's is out
 RIGHT = "#16a34a"  # green: the answers the model's answer makes right
@@ -31,16 +33,17 @@ def answers_figure(
         names = list(options) + [v for v in tally if v not in options]  # from older sentences
         counts = [tally.get(v, 0) for v in names]
         fig.add_bar(
-            x=[short(safe_label(v), 24) for v in names],
+            x=[_wrapped(v, max(8, min(16, 48 // len(names)))) for v in names],
             y=counts,
             marker_color=[RIGHT if v in right else ANSWERS for v in names],
             text=[str(c) if c else "" for c in counts],
             textposition="outside",
+            textfont_size=font_size,
             cliponaxis=False,
             customdata=[safe_label(v) for v in names],
             hovertemplate="%{customdata}: %{y} students<extra></extra>",
         )
-        fig.update_xaxes(type="category", tickangle=0 if len(names) <= 8 else -40)
+        fig.update_xaxes(type="category", tickangle=0 if len(names) <= 6 else -40)
     else:
         values = [float(v) for v, n in tally.items() for _ in range(n)]
         fig.add_histogram(
@@ -60,8 +63,16 @@ def answers_figure(
     fig.update_layout(**layout_dict(height=height), showlegend=False, bargap=0.25)
     fig.update_layout(margin=dict(l=10, r=10, t=30, b=10), font_size=font_size)
     fig.update_yaxes(title_text="students", rangemode="tozero", dtick=_dtick(tally))
+    fig.update_xaxes(tickfont_size=font_size - 2)
+    fig.update_yaxes(tickfont_size=font_size - 2, title_font_size=font_size - 2)
     fig.update_layout(meta=dict(name=f"The class's answers ({total})"))
     return fig
+
+
+def _wrapped(label: str, width: int = 16) -> str:
+    """A choice's label on at most 3 lines, so the bars' labels never run into each other."""
+    lines = textwrap.wrap(label, width, max_lines=3, placeholder="…") or [""]
+    return "<br>".join(safe_label(line) for line in lines)
 
 
 def _dtick(tally: dict[str, int]) -> int | None:

@@ -16,8 +16,8 @@ joined, a value that is not one) raises ValueError with words a person can act o
 
 from __future__ import annotations
 
-import functools
 import os
+import threading
 from pathlib import Path
 
 from app.classroom.base import MAX_STUDENTS, TTL, Store, normal_code
@@ -68,8 +68,17 @@ def default_url() -> str:
     return os.environ.get(ENV, "").strip() or f"sqlite:///{DATA / 'classroom.db'}"
 
 
-@functools.cache
 def default_store() -> Store:
-    """One store object per process: it holds connections, never a room (rooms live in the
-    store's file or server, so every app server sees the same ones)."""
-    return open_store(default_url())
+    """The store this app server uses, opened once per address: it holds connections, never a
+    room (rooms live in the store's file or server, so every app server sees the same ones)."""
+    url = default_url()
+    with _OPEN.lock:
+        if _OPEN.url != url:  # first use, or the setting changed (tests)
+            _OPEN.store, _OPEN.url = open_store(url), url
+        return _OPEN.store
+
+
+class _OPEN:  # the one open store of this process, and its address
+    lock = threading.Lock()
+    url: str | None = None
+    store: Store | None = None

@@ -26,7 +26,7 @@ from app.lessons.base import Ask, Number
 
 ROOM, STUDENT, TEACH = state.CLASS_PARAMS  # link parameters and session keys
 ROLE = "_class_role"  # "teacher" or "student"
-SEEN = "_class_seen"  # (lesson, step, revealed) the page last drew, for the watcher
+SEEN = "_class_seen"  # seen(room) when the page was last drawn, for the watcher
 NOTICE = "_class_notice"  # what the last callback could not do, said on the next run
 JOIN = "class_join"  # the code box's widget key
 TEACHER, PUPIL = "teacher", "student"
@@ -208,7 +208,7 @@ def sync() -> dict | None:
         if mine is not None and st.session_state.get(ls.PREDICT) is None:
             st.session_state[ls.PREDICT] = decode(ask, mine)  # a reloaded page shows it again
         room["mine"] = mine
-    st.session_state[SEEN] = (room["lesson"], room["step"], room["revealed"])
+    st.session_state[SEEN] = seen(room)
     return room
 
 
@@ -218,7 +218,12 @@ def changed() -> bool:
         room = store().state(code())
     except UNAVAILABLE:
         return True  # the full run says what happened
-    return st.session_state.get(SEEN) != (room["lesson"], room["step"], room["revealed"])
+    return st.session_state.get(SEEN) != seen(room)
+
+
+def seen(room: dict) -> tuple:
+    """What a student's page follows: the lesson, the step, the reveal and the sentences."""
+    return room["lesson"], room["step"], room["revealed"], room["text"]
 
 
 # ---- what a student and the teacher do in a class ------------------------------------------

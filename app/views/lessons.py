@@ -63,7 +63,8 @@ elif not present:
         "model; each lesson runs its own model, so everyone in a room sees the same numbers "
         "(the sidebar's model is kept for the other pages)."
     )
-bar = st.columns([3, 2, 0.5] if present else [3, 2], vertical_alignment="center")
+# on a projector: the lesson, the switch, the class, the QR code, in one row at 1024 px
+bar = st.columns([2.3, 1.55, 1.35, 0.5] if present else [3, 2], vertical_alignment="center")
 with bar[0]:
     st.selectbox(
         "Lesson",
@@ -79,31 +80,29 @@ with bar[1]:
     if pupil:
         st.button("Leave the class", key="class_leave", on_click=cm.leave, icon=":material/logout:")
     else:
-        switches = st.container(horizontal=True, vertical_alignment="center")
-        switches.toggle(
+        st.toggle(
             "Presenter mode",
             key=ls.PRESENT,
             on_change=ls.keep_present,
             help="For a projector: larger type, one step per screen, ← and → for the steps, and "
             "a QR code (top right) so the class can follow on their own devices.",
         )
-        if teacher:
-            lc.qr_popover(switches, st.context.url)
-            switches.button("End the class", key="class_end", on_click=cm.end)
-        elif present:
-            switches.button(
-                "Start a class",
-                key="class_start",
-                icon=":material/groups:",
-                on_click=cm.start,
-                args=(slug, n),
-                help="Students join with a code or the QR code, answer on their own devices, "
-                "and see the answer when you reveal it.",
-            )
+if teacher:  # the class's code, its QR code and its end, in one button
+    lc.class_popover(bar[2] if present else bar[1], st.context.url)
+elif present:
+    bar[2].button(
+        "Start a class",
+        key="class_start",
+        icon=":material/groups:",
+        on_click=cm.start,
+        args=(slug, n),
+        help="Students join with a code or the QR code, answer on their own devices, "
+        "and see the answer when you reveal it.",
+    )
 if present and st.context.url:  # students follow on their own devices (not in presenter mode)
     base = st.context.url.rstrip("/")
     follow = f"{base}/lessons?{urlencode(ls.link_query(slug, n, False))}"
-    bar[2].image(qr_png(cm.join_link(base) if teacher else follow), width=76)
+    bar[3].image(qr_png(cm.join_link(base) if teacher else follow), width=76)
 if room is None and not present:
     lc.join_box()
 progress = st.empty()  # drawn last, with this step's verdict counted

@@ -35,13 +35,15 @@ def join_box() -> None:
         )
 
 
-def qr_popover(where, url: str | None) -> None:
-    """The join link's QR code, large enough to scan from the back of a room."""
-    if url:
-        with where.popover("QR code", icon=":material/qr_code_2:"):
+def class_popover(where, url: str | None) -> None:
+    """The teacher's class in one button: the join link's QR code, large enough to scan from
+    the back of a room, the link itself, and End the class."""
+    with where.popover(f"Class {cm.code()}", icon=":material/groups:"):
+        if url:
             link = cm.join_link(url)
             st.image(qr_png(link), width=360)
-            st.caption(link)
+            st.caption(f"{link} · or type the code {cm.code()} under “Join a class”")
+        st.button("End the class", key="class_end", on_click=cm.end, icon=":material/logout:")
 
 
 def teacher_panel(n: int, ask: Ask, options: list[str], answer: object, present: bool) -> None:
@@ -73,7 +75,7 @@ def teacher_panel(n: int, ask: Ask, options: list[str], answer: object, present:
             right=good,
             answer=float(answer) if number and answer is not None else None,
             unit=ask.unit if number else "",
-            height=200 if present else 260,
+            height=230 if present else 260,
             font_size=18 if present else 14,
         )
         ui.plotly_chart(fig, key=f"class_answers_{n}")
