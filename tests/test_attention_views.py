@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 
 import numpy as np
 import pytest
 import torch
 
 from app.charts import attention_stats as head_table
+from app.charts.attention_heads import KIND_COLOURS, qk_panel, strongest
 from app.compute import attention as attn
 from encoder.analysis import head_distances, head_map, head_statistics, joint_qk, project
 from encoder.experiments import layer_steps
@@ -21,13 +21,13 @@ from tests.test_attention_page import SCRATCH, canvas, minilm, page, real, refer
 TWO = ["The cat sat on the mat because it was tired.", "He opened a bank account."]
 
 
-def figure(at, key: str) -> dict:
-    (el,) = [e for e in at.get("plotly_chart") if e.proto.id and key in e.proto.id]
-    return json.loads(el.proto.spec)
-
-
-def trace(fig: dict, name: str) -> dict:
-    return next(t for t in fig["data"] if t.get("name", "").startswith(name))
+def points(panel: dict, group: str | None = None) -> np.ndarray:
+    """A scatter panel's points (of the group whose name starts with ``group``). Shape: (n, 2)"""
+    xy = np.c_[panel["x"], panel["y"]]
+    if group is None:
+        return xy
+    g = next(i for i, grp in enumerate(panel["groups"]) if grp["name"].startswith(group))
+    return xy[np.array(panel["group"]) == g]
 
 
 def said(at) -> str:
@@ -40,16 +40,14 @@ def test_head_map_is_the_library_map_of_every_sentence():
     atts = [real(att, batch, b) for b in range(2)]
     d = head_distances(atts)
     xy = head_map(d, seed=0)
-    fig = figure(at, "headmap")
-    points = [t for t in fig["data"] if t.get("mode") == "markers"]
-    got = np.full((72, 2), np.nan)
-    for t in points:
-        for (layer, head), x, y in zip(t["customdata"], t["x"], t["y"], strict=True):
-            got[layer * 12 + head] = x, y
-    np.testing.assert_allclose(got, xy, atol=1e-4)
-    ring = fig["data"][-1]
-    assert ring["text"] == ["L1 H4"] and ring["customdata"] == [[1, 4]]
-    assert {t["name"] for t in points} == {f"layer {i}" for i in range(6)}
+    (panel,) = canvas(at, "headmap")
+    assert panel["kind"] == "scatter"
+    np.testing.assert_allclose(points(panel), xy, atol=1e-4)
+    assert panel["pick"][1 * 12 + 4] == [1, 4] and panel["pick"][71] == [5, 11]
+    assert panel["selected"] == 16 and panel["selected_label"] == "L1 H4"
+    names = [g["name"] for g in panel["groups"]]
+    assert names == [f"layer {i}" for i in range(6)]
+    assert [names[g] for g in panel["group"]] == [f"layer {i // 12}" for i in range(72)]
     tokens = int(batch.attention_mask.sum())
     assert f"2 sentences and {tokens} tokens" in said(at) and "steadier" in said(at)
     assert "What it cannot show" in said(at) and "Near" in said(at)
@@ -62,29 +60,27 @@ def test_head_map_coloured_by_family_names_the_statistics_kinds():
     att, batch = reference(TWO[:1])
     stats = head_statistics(real(att, batch, 0))
     n = real(att, batch, 0).shape[-1]
-    fig = figure(at, "headmap")
-    for t in fig["data"][:-1]:
-        for layer, head in t["customdata"]:
-            kind = head_table.short_kind(stats, layer, head, n) or "no clear pattern"
-            assert t["name"] == kind
-    hover = next(h for t in fig["data"][:-1] for h in t["hovertext"] if "L0 H0" in h)
-    assert "entropy" in hover and "previous" in hover and "click to open" in hover
+    (panel,) = canvas(at, "headmap")
+    names = [g["name"] for g in panel["groups"]]
+    for (layer, head), g in zip(panel["pick"], panel["group"], strict=True):
+        assert names[g] == (head_table.short_kind(stats, layer, head, n) or "no clear pattern")
+    colours = {g["name"]: g["color"] for g in panel["groups"]}
+    assert all(colours[k] == KIND_COLOURS[k] for k in colours)
+    hover = panel["hover"][0]
+    assert hover.startswith("L0 H0") and "entropy" in hover and "previous" in hover
+    assert "click to open" in hover
 
 
 def test_a_click_on_the_head_map_opens_that_head(monkeypatch):
-    """The chart's on_select callback (the browser test clicks for real)."""
-    from types import SimpleNamespace
+    """The canvas's on_pick callback (the browser test clicks for real)."""
+    from functools import partial
 
     from app.components import attention_canvas as component
 
-    click = SimpleNamespace(selection=SimpleNamespace(points=[{"customdata": [3, 7]}]))
-    session = {"headmap": click, "view": "Head map"}
+    session = {"headmap": {"pick": {"layer": 3, "head": 7}}, "view": "Head map"}
     monkeypatch.setattr(component.st, "session_state", session)
-    component.pick_point("headmap")
+    partial(component.pick_head, "headmap", "Heads")()
     assert session["view"] == "Heads" and (session["layer"], session["head"]) == (3, 7)
-    session["headmap"] = SimpleNamespace(selection=SimpleNamespace(points=[]))  # a deselection
-    component.pick_point("headmap")
-    assert session["view"] == "Heads"
 
 
 def test_queries_and_keys_draw_joint_qk_of_the_layer_steps():
@@ -96,26 +92,43 @@ def test_queries_and_keys_draw_joint_qk_of_the_layer_steps():
     q, k = steps["q"][0, 5].numpy(), steps["k"][0, 5].numpy()
     qj, kj = joint_qk(q, k)
     plane, _ = project(np.concatenate([qj, kj])[None], "pca", 2)
-    fig = figure(at, "qkplot")
-    queries = trace(fig, "queries")
-    keys = trace(fig, "keys")
+    (panel,) = canvas(at, "qkplot")
     n = len(q)
-    np.testing.assert_allclose(np.c_[queries["x"], queries["y"]], plane[0, :n], atol=1e-4)
-    np.testing.assert_allclose(np.c_[keys["x"], keys["y"]], plane[0, n:], atol=1e-4)
-    assert queries["marker"]["symbol"] == "circle" and keys["marker"]["symbol"] == "diamond"
+    np.testing.assert_allclose(points(panel, "queries"), plane[0, :n], atol=1e-4)
+    np.testing.assert_allclose(points(panel, "keys"), plane[0, n:], atol=1e-4)
+    assert [g["shape"] for g in panel["groups"]] == ["circle", "diamond"]
+    assert panel["group"] == [0] * n + [1] * n
     # the lines: a query to each key of weight ≥ QK_LINE, the model's own attention
     att, _ = reference([text])
-    lines = [t for t in fig["data"] if t["mode"] == "lines"]
-    drawn = sum(len(t["x"]) // 3 for t in lines)
-    assert drawn == int((att[2, 0, 5] >= attn.QK_LINE).sum())
+    strong = att[2, 0, 5] >= attn.QK_LINE
+    assert len(panel["lines"]) == int(strong.sum())
+    for i, j, w in panel["lines"]:
+        assert j >= n and strong[i, j - n] and w == pytest.approx(att[2, 0, 5][i, j - n], abs=1e-5)
+    # ≤ 30 tokens: every point labelled with its token
+    words = [h.split("\n")[0].split(" · ", 1)[1] for h in panel["hover"][:n]]
+    assert words[0] == "[CLS]" and words[-1] == "[SEP]" and "cat" in words
+    assert panel["labels"] == words + words and panel["force_labels"]
     assert "at least 10% of its weight" in said(at)
     assert "softmax ignores a constant" in said(at)
     # the switch: the raw projections
     at.toggle(key="qkjoint").set_value(False).run()
     raw, _ = project(np.concatenate([q, k])[None], "pca", 2)
-    queries = trace(figure(at, "qkplot"), "queries")
-    np.testing.assert_allclose(np.c_[queries["x"], queries["y"]], raw[0, :n], atol=1e-4)
+    (panel,) = canvas(at, "qkplot")
+    np.testing.assert_allclose(points(panel, "queries"), raw[0, :n], atol=1e-4)
     assert "qkjoint=false" in next(c.value for c in at.code if "?" in c.value)
+
+
+def test_a_long_sentence_labels_only_its_strongest_points():
+    rng = np.random.default_rng(0)
+    n = 40
+    q, k = rng.normal(size=(n, 2)), rng.normal(size=(n, 2))
+    lines = [(i, (i * 7) % n, 0.2 + 0.01 * i) for i in range(n)] + [(0, 5, 0.9)]
+    panel = qk_panel(q, k, [f"{i} · t{i}" for i in range(n)], lines, "t", ("a", "b"))
+    shown = [i for i, t in enumerate(panel["labels"]) if t]
+    assert shown == strongest(lines, n) and len(shown) == 30 and not panel["force_labels"]
+    assert n + 5 in shown and 0 in shown  # the key and the query of the heaviest line
+    assert panel["labels"][n + 5] == "t5" and [0, n + 5, 0.9] in panel["lines"]
+    assert strongest(lines[:3], 3) == [0, 1, 2, 3, 4, 5]  # few tokens: every point
 
 
 def test_several_query_tokens_in_the_detail_and_in_token_lines():
@@ -166,8 +179,8 @@ def test_snippet_reproduces_the_new_views():
     code = next(c.value for c in at.code if "joint_qk" in c.value)
     ns = {}
     exec(compile(code.replace("print(", "(lambda *a: None)("), "snippet", "exec"), ns)
-    queries = trace(figure(at, "qkplot"), "queries")
-    np.testing.assert_allclose(np.c_[queries["x"], queries["y"]], ns["plane"][0, :6], atol=1e-4)
+    (panel,) = canvas(at, "qkplot")
+    np.testing.assert_allclose(points(panel, "queries"), ns["plane"][0, :6], atol=1e-4)
 
     at.segmented_control(key="view").set_value("Heads").run()
     at.multiselect(key="queries").set_value(["1 · one", "3 · three"]).run()
@@ -195,7 +208,7 @@ def test_odd_input_never_crashes(params):
     at = page(**params)
     assert_clean(at)
     if params.get("view") == "Head map":
-        assert at.get("plotly_chart")
+        assert canvas(at, "headmap")
 
 
 def test_train_mode_maps_in_eval_mode():

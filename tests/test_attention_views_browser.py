@@ -7,7 +7,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from tests.browser import ARTIFACTS, full_screenshot, open_page, require_chromium, wait_painted
+from tests.browser import ARTIFACTS, full_screenshot, open_page, require_chromium
 
 pytestmark = pytest.mark.browser
 TEXT = "The animal didn't cross the street because it was too tired."
@@ -17,17 +17,12 @@ playwright = require_chromium()
 expect = playwright.expect
 
 # the point of the head map farthest from any other (a click there can only mean that head):
-# its [layer, head] and where it is on the page, from plotly's own axes
+# its index (layer-major) and where it is on the page, from the points the canvas drew
 LONELY = """() => {
-  const gd = document.querySelector('.js-plotly-plot');
-  const fl = gd._fullLayout, box = gd.getBoundingClientRect();
-  const pts = [];
-  gd._fullData.forEach((t) => {
-    if (t.mode !== 'markers') return;  // the ring of the open head is drawn on top
-    t.x.forEach((x, i) => pts.push({ cd: t.customdata[i],
-      px: box.left + fl._size.l + fl.xaxis.l2p(x),
-      py: box.top + fl._size.t + fl.yaxis.l2p(t.y[i]) }));
-  });
+  const c = document.querySelector('.st-key-headmap .axc[data-drawn] canvas');
+  const g = JSON.parse(c.dataset.geometry), box = c.getBoundingClientRect();
+  const pts = c.axcPoints.map(([x, y], i) => ({ i,
+    px: box.left + x * box.width / g.w, py: box.top + y * box.height / g.h }));
   let best = null, far = -1;
   for (const p of pts) {
     const others = pts.filter((o) => o !== p);
@@ -48,18 +43,20 @@ def no_exception(page) -> None:
 
 def test_a_click_on_the_head_map_opens_that_head(server, browser):
     _, page = open_page(browser, url(server, view="Head map", layer="5", head="11"), 1280)
-    wait_painted(page, 1)
-    chart = page.locator(".js-plotly-plot").first
+    chart = page.locator(".st-key-headmap .axc[data-drawn] canvas")
     chart.scroll_into_view_if_needed()
+    expect(chart).to_be_visible()
     target = page.evaluate(LONELY)
     assert target["gap"] > 6, "two heads on one spot: no point to click unambiguously"
-    layer, head = target["cd"]
+    layer, head = divmod(target["i"], 12)
     assert (layer, head) != (5, 11)
     page.mouse.move(target["px"], target["py"])
-    expect(page.locator(".hoverlayer .hovertext").first).to_contain_text(f"L{layer} H{head}")
+    expect(page.locator(".axc-tip")).to_contain_text(f"L{layer} H{head} · looks like")
     page.mouse.click(target["px"], target["py"])
     # the Heads view, with the head clicked in the detail
-    expect(page.locator(".axc-title").nth(1)).to_have_text(f"L{layer} H{head}", timeout=60_000)
+    detail = page.locator(".axc-title").filter(has_text=f"L{layer} H{head}")
+    expect(detail).to_be_visible(timeout=60_000)
+    expect(page.locator(".axc-title").nth(1)).to_have_text(f"L{layer} H{head}")
     expect(page.get_by_role("radio", name="Heads")).to_be_checked()
     combo = lambda name: page.get_by_role("combobox", name=name, exact=True)  # noqa: E731
     expect(combo("Layer")).to_have_value(str(layer))
@@ -74,6 +71,7 @@ VIEWS = {
     "head_map": {"view": "Head map"},
     "head_map_families": {"view": "Head map", "hmcolour": "looks like"},
     "queries_keys": {"view": "Queries & keys", "layer": "2", "head": "5"},
+    "queries_keys_raw": {"view": "Queries & keys", "layer": "2", "head": "5", "qkjoint": "false"},
     "queries_detail": {
         "layer": "2",
         "head": "5",
@@ -89,10 +87,7 @@ def test_screenshots_narrow_and_projector(server, browser, width):
     out.mkdir(parents=True, exist_ok=True)
     for name, params in VIEWS.items():
         _, page = open_page(browser, url(server, **params), width)
-        if "view" in params and params["view"] != "Token lines":
-            wait_painted(page, 1)
-        else:
-            page.wait_for_selector(CANVAS, timeout=60_000)
+        page.wait_for_selector(CANVAS, timeout=60_000)
         page.wait_for_timeout(600)  # the last paint after the charts' sizes settle
         overflow = page.evaluate(
             "() => document.querySelector('[data-testid=\"stMain\"]').scrollWidth"
@@ -108,8 +103,9 @@ def test_screenshots_narrow_and_projector(server, browser, width):
 def test_the_link_of_each_new_view_opens_it(server, browser):
     query = f"&view={quote('Queries & keys')}&qkjoint=false&layer=1&head=3"
     _, page = open_page(browser, f"{server}/attention?text={quote(TEXT)}{query}", 1280)
-    wait_painted(page, 1)
     expect(page.get_by_role("radio", name="Queries & keys")).to_be_checked()
-    expect(page.locator(".gtitle").first).to_contain_text("as the model computes them")
+    title = page.locator(".st-key-qkplot .axc-title")
+    expect(title).to_contain_text("L1 H3: queries and keys of sentence 1, as the model computes")
+    expect(page.locator(".st-key-qkplot .axc[data-drawn] canvas")).to_be_visible()
     no_exception(page)
     page.context.close()

@@ -1,14 +1,13 @@
-"""The Attention page's plotly figures: the map of every head (Head map) and one head's queries
-and keys in one plane (Queries & keys). Arrays in, go.Figure out; no streamlit here."""
+"""Panels of the Attention page's Head map and Queries & keys, for the canvas component (a
+``scatter``: points coloured by group, in one or two marker shapes, with a legend, hover text,
+optional labels, lines between points and clicks). Arrays in, plain dicts out; no streamlit."""
 
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import sample_colorscale  # a colour list only: no plotly figure is drawn
 
-from .common import apply_layout, safe_label
-from .labels import declutter
+from .attention import DIGITS
 
 KIND_COLOURS = {  # the head statistics' "looks like" families
     "previous token": "#d62728",
@@ -19,7 +18,7 @@ KIND_COLOURS = {  # the head statistics' "looks like" families
     "no clear pattern": "#9ca3af",
 }
 QUERY, KEY = "#4f46e5", "#ea580c"  # indigo circles, orange diamonds
-LINE_BINS = ((0.5, 0.85, 2.5), (0.25, 0.5, 1.8), (0.0, 0.25, 1.2))  # weight from, opacity, width
+LABEL_ALL = 30  # Queries & keys: every token labelled up to this many; beyond, the strongest
 
 
 def layer_colours(n_layers: int) -> list[str]:
@@ -29,7 +28,12 @@ def layer_colours(n_layers: int) -> list[str]:
     )
 
 
-def head_map_figure(
+def _xy(points: np.ndarray) -> tuple[list[float], list[float]]:
+    p = np.round(np.asarray(points, dtype=np.float64), DIGITS)
+    return p[:, 0].tolist(), p[:, 1].tolist()
+
+
+def head_map_panel(
     xy: np.ndarray,
     n_heads: int,
     groups: list[str],
@@ -37,106 +41,99 @@ def head_map_figure(
     hover: list[str],
     selected: int,
     title: str,
-    height: int = 560,
-) -> go.Figure:
-    """Every head a point (layer-major: index = layer · H + head), one trace per group so the
-    legend names the colours; ``customdata`` is [layer, head], which a click sends back.
+) -> dict:
+    """Every head a point (layer-major: index = layer · H + head), coloured by its group, the
+    legend in ``colours``' order (groups present only); ``pick`` is [layer, head] per point,
+    which a click sends back; the ``selected`` head is ringed and named.
 
     Shape: xy (L·H, 2); groups and hover one per head"""
-    fig = go.Figure()
-    for group, colour in colours.items():
-        idx = [i for i, g in enumerate(groups) if g == group]
-        if not idx:
-            continue
-        fig.add_trace(
-            go.Scatter(
-                x=xy[idx, 0].tolist(), y=xy[idx, 1].tolist(), mode="markers", name=group,
-                marker=dict(size=12, color=colour, line=dict(width=1, color="white")),
-                customdata=[[i // n_heads, i % n_heads] for i in idx],
-                hovertext=[hover[i] for i in idx], hoverinfo="text",
-            )
-        )  # fmt: skip
+    names = [g for g in colours if g in set(groups)]
+    x, y = _xy(xy)
     s = int(selected)
-    fig.add_trace(
-        go.Scatter(
-            x=[float(xy[s, 0])], y=[float(xy[s, 1])], mode="markers+text", name="open in Heads",
-            marker=dict(size=22, symbol="circle-open", color="#111827", line=dict(width=2)),
-            text=[f"L{s // n_heads} H{s % n_heads}"], textposition="top center",
-            customdata=[[s // n_heads, s % n_heads]], hovertext=[hover[s]], hoverinfo="text",
-            showlegend=False,
-        )
-    )  # fmt: skip
-    apply_layout(fig, height=height, title=title)
-    pad = 0.08 * float(np.ptp(xy)) if xy.size and np.ptp(xy) > 0 else 1.0
-    axis = dict(showticklabels=False, zeroline=False, showgrid=True, gridcolor="#f1f5f9")
-    fig.update_layout(
-        xaxis=dict(
-            axis, title="← map axis 1 →", range=[xy[:, 0].min() - pad, xy[:, 0].max() + pad]
-        ),
-        yaxis=dict(axis, title="map axis 2", scaleanchor="x", scaleratio=1),
-        legend=dict(orientation="h", yanchor="top", y=-0.08, x=0, title=None),
-        margin=dict(l=40, r=10, t=50, b=60),
-        clickmode="event+select",
-        dragmode="pan",
-        hoverlabel=dict(align="left"),
-    )
-    return fig
+    return {
+        "kind": "scatter",
+        "title": title,
+        "x": x,
+        "y": y,
+        "groups": [{"name": g, "color": colours[g], "shape": "circle"} for g in names],
+        "group": [names.index(g) for g in groups],
+        "size": 6,
+        "hover": hover,
+        "labels": [],
+        "force_labels": False,
+        "lines": [],
+        "pick": [[i // n_heads, i % n_heads] for i in range(len(groups))],
+        "selected": s,
+        "selected_label": f"L{s // n_heads} H{s % n_heads}",
+        "xlabel": "",
+        "ylabel": "",
+        "note": None,
+        "file": "attention_head_map",
+    }
 
 
-def qk_figure(
+def strongest(lines: list[tuple[int, int, float]], n: int, most: int = LABEL_ALL) -> list[int]:
+    """The ``most`` points (queries 0..n-1, keys n..2n-1) with the largest summed weight of the
+    lines they touch, in order of index. Every point when n ≤ ``most``."""
+    if n <= most:
+        return list(range(2 * n))
+    weight = np.zeros(2 * n)
+    for i, j, w in lines:
+        weight[i] += w
+        weight[n + j] += w
+    order = np.argsort(-weight, kind="stable")[:most]
+    return sorted(int(i) for i in order if weight[i] > 0)
+
+
+def qk_panel(
     q: np.ndarray,
     k: np.ndarray,
     labels: list[str],
     lines: list[tuple[int, int, float]],
     title: str,
     axes: tuple[str, str],
-    height: int = 560,
-) -> go.Figure:
-    """A head's queries (circles) and keys (diamonds) in one plane, a line from each query to
-    each key that takes a large share of its weight (opacity and width by weight).
+    file: str = "attention_queries_keys",
+) -> dict:
+    """A head's queries (circles, points 0..n-1) and keys (diamonds, n..2n-1) in one plane, a
+    line from each query to each key in ``lines`` (opacity by weight), tokens labelled (all up
+    to LABEL_ALL tokens, else the strongest).
 
     Shape: q (n, 2), k (n, 2); lines (query, key, weight)"""
-    fig = go.Figure()
-    bins: list[list[tuple[int, int]]] = [[] for _ in LINE_BINS]
-    for i, j, w in lines:  # each line in the first bin its weight reaches
-        bins[next(b for b, (low, _, _) in enumerate(LINE_BINS) if w >= low)].append((i, j))
-    for (_, opacity, width), pairs in zip(LINE_BINS, bins, strict=True):
-        if not pairs:
-            continue
-        xs = [v for i, j in pairs for v in (float(q[i, 0]), float(k[j, 0]), None)]
-        ys = [v for i, j in pairs for v in (float(q[i, 1]), float(k[j, 1]), None)]
-        fig.add_trace(
-            go.Scatter(
-                x=xs, y=ys, mode="lines", hoverinfo="skip", showlegend=False,
-                line=dict(color=f"rgba(71,85,105,{opacity})", width=width),
-            )
-        )  # fmt: skip
-    points = np.concatenate([q, k])
-    lo, hi = points.min(axis=0), points.max(axis=0)
-    pad = 0.08 * np.maximum(hi - lo, 1e-9)
-    ranges = [[float(lo[a] - pad[a]), float(hi[a] + pad[a])] for a in (0, 1)]
+    n = len(q)
+    x, y = _xy(np.concatenate([q, k]))
     words = [lab.split(" · ", 1)[-1] for lab in labels]
-    text = declutter(points, words + words, ranges)
-    safe = [safe_label(t) for t in labels]
-    for name, xy, colour, symbol, part in (
-        ("queries (rows of the map)", q, QUERY, "circle", slice(0, len(q))),
-        ("keys (columns)", k, KEY, "diamond", slice(len(q), None)),
-    ):
-        role = "query" if symbol == "circle" else "key"
-        fig.add_trace(
-            go.Scatter(
-                x=xy[:, 0].tolist(), y=xy[:, 1].tolist(), mode="markers+text", name=name,
-                marker=dict(size=10, color=colour, symbol=symbol, line=dict(width=1, color="#fff")),
-                text=[safe_label(t) for t in text[part]], textposition="top center",
-                textfont=dict(size=12, color=colour),
-                hovertext=[f"{role} {s}" for s in safe], hoverinfo="text",
-            )
-        )  # fmt: skip
-    apply_layout(fig, height=height, title=title)
-    fig.update_layout(
-        xaxis=dict(title=axes[0], range=ranges[0], zeroline=False),
-        yaxis=dict(title=axes[1], range=ranges[1], zeroline=False, scaleanchor="x", scaleratio=1),
-        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
-        margin=dict(l=50, r=10, t=50, b=70),
-    )
-    return fig
+    shown = set(strongest(lines, n))
+    best: dict[int, tuple[int, float]] = {}
+    into = np.zeros(n)
+    for i, j, w in lines:
+        if w > best.get(i, (0, -1.0))[1]:
+            best[i] = (j, w)
+        into[j] += w
+    hover = [
+        f"query {labels[i]}"
+        + (f"\nstrongest key: {labels[best[i][0]]} ({best[i][1]:.2f})" if i in best else "")
+        for i in range(n)
+    ] + [f"key {labels[j]}\nweight from the queries drawn: {into[j]:.2f}" for j in range(n)]
+    return {
+        "kind": "scatter",
+        "title": title,
+        "x": x,
+        "y": y,
+        "groups": [
+            {"name": "queries (rows of the map)", "color": QUERY, "shape": "circle"},
+            {"name": "keys (columns)", "color": KEY, "shape": "diamond"},
+        ],
+        "group": [0] * n + [1] * n,
+        "size": 5,
+        "hover": hover,
+        "labels": [(words + words)[i] if i in shown else "" for i in range(2 * n)],
+        "force_labels": n <= LABEL_ALL,
+        "lines": [[int(i), n + int(j), round(float(w), DIGITS)] for i, j, w in lines],
+        "pick": None,
+        "selected": None,
+        "selected_label": "",
+        "xlabel": f"{axes[0]} →",
+        "ylabel": f"{axes[1]} →",
+        "note": None,
+        "file": file,
+    }

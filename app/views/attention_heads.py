@@ -1,6 +1,6 @@
 """The Attention page's Head map and Queries & keys views (called by views/attention.py; not
-pages of their own). UI only: numbers from app.compute.attention, figures from
-app.charts.attention_heads."""
+pages of their own). UI only: numbers from app.compute.attention, panels from
+app.charts.attention_heads, drawn by the attention canvas (no plotly: it loads and draws slower)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import streamlit as st
 from app import state, ui
 from app.charts import attention_heads as charts
 from app.charts import attention_stats as head_table
-from app.components.attention_canvas import pick_point
+from app.components.attention_canvas import attention_canvas, pick_head
 from app.compute import attention as attn
 
 COLOUR_BY = ["layer", "looks like"]
@@ -60,20 +60,20 @@ def head_map_view(choice: state.ModelChoice, texts: list[str], layer: int, head:
         groups, colours = kinds, charts.KIND_COLOURS
     s = hm.stats
     hover = [
-        f"<b>L{i // H} H{i % H}</b> · looks like: {kinds[i]}<br>"
-        f"entropy {s['entropy'].flat[i]:.2f} bits · distance {s['distance'].flat[i]:.2f}<br>"
+        f"L{i // H} H{i % H} · looks like: {kinds[i]}\n"
+        f"entropy {s['entropy'].flat[i]:.2f} bits · distance {s['distance'].flat[i]:.2f}\n"
         f"self {s['self'].flat[i]:.0%} · previous {s['previous'].flat[i]:.0%} · "
-        f"[CLS] {s['first'].flat[i]:.0%} · [SEP] {s['last'].flat[i]:.0%}<br>click to open it"
+        f"[CLS] {s['first'].flat[i]:.0%} · [SEP] {s['last'].flat[i]:.0%}\nclick to open it"
         for i in range(L * H)
     ]
     title = f"All {L}×{H} heads, near where they attend alike"
-    fig = charts.head_map_figure(hm.xy, H, groups, colours, hover, layer * H + head, title)
-    ui.plotly_chart(
-        fig,
+    panel = charts.head_map_panel(hm.xy, H, groups, colours, hover, layer * H + head, title)
+    attention_canvas(
+        [panel],
         key="headmap",
-        on_select=partial(pick_point, "headmap"),
-        selection_mode="points",
-        theme=None,
+        summary=f"{title}, from {ui.count(len(hm.used), 'sentence')}",
+        min_width=300,
+        on_pick=partial(pick_head, "headmap", "Heads"),
     )
     used = len(hm.used)
     left = [str(b + 1) for b in range(len(texts)) if b not in hm.used]
@@ -130,14 +130,22 @@ def queries_keys_view(
     how = "after joint_qk" if joint else "as the model computes them"
     title = f"L{layer} H{head}: queries and keys of sentence {pick + 1}, {how}"
     axes = ("principal axis 1", "principal axis 2")
-    fig = charts.qk_figure(plane.q, plane.k, labels, plane.lines, title, axes)
-    ui.plotly_chart(fig, key="qkplot", theme=None)
+    file = f"attention_s{pick + 1}_L{layer}_H{head}_queries_keys"
+    panel = charts.qk_panel(plane.q, plane.k, labels, plane.lines, title, axes, file)
+    attention_canvas([panel], key="qkplot", summary=f"{title}: {texts[pick]}", min_width=300)
+    labelled = (
+        "Every token is labelled."
+        if len(labels) <= charts.LABEL_ALL
+        else f"The {charts.LABEL_ALL} points with the most weight on their lines are labelled; "
+        "hover for the others."
+    )
     st.caption(
         f"Circles: queries (a token asking), diamonds: keys (a token offering), both projected "
         f"on the two principal axes of the {2 * len(labels)} vectors together "
         f"({plane.explained:.0%} of their variance). A line joins a query to each key that "
         f"takes at least {attn.QK_LINE:.0%} of its weight, darker and thicker for more; "
-        f"{len(plane.lines)} lines. Eval mode (no dropout), d_k = {q.shape[-1]}."
+        f"{len(plane.lines)} lines. {labelled} "
+        f"Eval mode (no dropout), d_k = {q.shape[-1]}."
     )
     st.markdown(WHY_SAME)
     ui.download(

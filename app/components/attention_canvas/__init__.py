@@ -1,10 +1,12 @@
 """A canvas component (st.components.v2) for attention: the overview of every head, heatmaps,
-token lines, bars. The panels it draws are plain dicts built by ``app.charts.attention``; their
-numbers travel as JSON, so tests read them from the element's ``json``.
+token lines, bars, scatters (the head map; queries and keys). The panels it draws are plain
+dicts built by ``app.charts.attention`` and ``app.charts.attention_heads``; their numbers
+travel as JSON, so tests read them from the element's ``json``.
 
-Clicks come back as trigger values: ``pick`` ({"layer", "head"}) on the overview and on a
-matrix panel marked ``pick``, ``query`` (a token index) on the token lines; pass callbacks to
-act on them before the page reruns. Each panel's PNG is drawn again at 3× its size on screen.
+Clicks come back as trigger values: ``pick`` ({"layer", "head"}) on the overview, on a matrix
+panel marked ``pick`` and on a scatter's point that has one (the head map), ``query`` (a token
+index) on the token lines; pass callbacks to act on them before the page reruns. Each panel's
+PNG is drawn again at 3× its size on screen.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import streamlit as st
 
 HERE = Path(__file__).resolve().parent
 NAME = "encoder_explorer.attention_canvas"
+PARTS = ("panels.js", "lines.js", "scatter.js", "canvas.js")  # one module, in this order
 
 # registered once per process; mounting re-registers it on AppTest's fresh runtimes by itself
 _mount = st.components.v2.component(
     NAME,
-    js="\n".join((HERE / f).read_text() for f in ("panels.js", "lines.js", "canvas.js")),
+    js="\n".join((HERE / f).read_text() for f in PARTS),
     css=(HERE / "canvas.css").read_text(),
     isolate_styles=False,  # plain DOM: the bench's MutationObserver and Playwright see inside
 )
@@ -71,13 +74,3 @@ def pick_query(key: str, options: list[str], offset: int, target: str = "token")
     hit = trigger(key, "query")
     if isinstance(hit, int) and 0 <= offset + hit < len(options):
         st.session_state[target] = options[offset + hit]
-
-
-def pick_point(chart: str) -> None:
-    """``on_select`` of a plotly map of heads (Head map) whose points carry [layer, head] as
-    customdata: open the clicked head in the Heads view."""
-    state = st.session_state.get(chart)
-    points = state.selection.points if state is not None else []
-    data = points[0].get("customdata") if points else None
-    if isinstance(data, (list, tuple)) and len(data) == 2:
-        st.session_state.update(layer=int(data[0]), head=int(data[1]), view="Heads")

@@ -1,7 +1,9 @@
-// Attention canvas, part 3: mount the panels, lay them out, and wire hover, click and export.
-// Follows panels.js and lines.js in the same module (joined by the Python wrapper).
+// Attention canvas, part 4: mount the panels, lay them out, and wire hover, click and export.
+// Follows panels.js, lines.js and scatter.js in the same module (joined by the Python wrapper).
 
-const DRAW = { matrix: drawMatrix, grid: drawGrid, lines: drawLines, bars: drawBars };
+const DRAW = {
+  matrix: drawMatrix, grid: drawGrid, lines: drawLines, bars: drawBars, scatter: drawScatter,
+};
 
 function exportPng(panel) {
   // the panel drawn again at EXPORT_SCALE (or the screen's, if finer) on white, its title on
@@ -82,6 +84,7 @@ export default function (component) {
       panel.fig.style.width = `${Math.max(panel.g.w, Math.min(each, 320))}px`;
       canvas.dataset.geometry = JSON.stringify(
         Object.fromEntries(Object.entries(panel.g).filter(([, v]) => typeof v === "number")));
+      if (panel.g.pts) canvas.axcPoints = panel.g.pts; // a scatter's points in CSS px (tests)
     }
     root.setAttribute("data-drawn", String(++serial));
   };
@@ -113,6 +116,9 @@ export default function (component) {
       } else if (p.kind === "lines") {
         const hit = linesHit(panel.g, x, y);
         if (hit) { text = linesHover(p, hit); clickable = hit.side === "query"; }
+      } else if (p.kind === "scatter") {
+        const i = scatterHit(panel.g, x, y);
+        if (i !== null) { text = p.hover[i]; clickable = Boolean(p.pick); }
       }
       canvas.style.cursor = clickable ? "pointer" : "default";
       if (!text) { tip.style.display = "none"; return; }
@@ -136,6 +142,9 @@ export default function (component) {
       } else if (p.kind === "lines") {
         const hit = linesHit(panel.g, x, y);
         if (hit && hit.side === "query") setTriggerValue("query", hit.i);
+      } else if (p.kind === "scatter" && p.pick) {
+        const i = scatterHit(panel.g, x, y);
+        if (i !== null) setTriggerValue("pick", { layer: p.pick[i][0], head: p.pick[i][1] });
       }
     });
   }
