@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine:
 #   make run    install on first use, then serve the app on http://localhost:8501
 #   make test   install on first use (Chromium too, when missing), then run every test
+#   make classroom  REPLICAS app servers (default: one per core), Redis and HAProxy on PORT
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -9,12 +10,16 @@ DEPS := pyproject.toml requirements.lock
 APP_STAMP := $(VENV)/.app-installed
 TEST_STAMP := $(VENV)/.test-installed
 
-.PHONY: run test lint bench chromium redis clean
+REPLICAS ?= $(shell nproc 2>/dev/null || echo 2)
+PORT ?= 8080
+HOST ?= 127.0.0.1
+
+.PHONY: run test lint bench bench-classroom classroom chromium redis haproxy clean
 
 run: $(APP_STAMP)
 	$(PY) -m streamlit run app/main.py
 
-test: $(TEST_STAMP) chromium redis
+test: $(TEST_STAMP) chromium redis haproxy
 	$(PY) -m pytest
 
 lint: $(TEST_STAMP)
@@ -25,6 +30,16 @@ bench: $(TEST_STAMP) chromium
 	$(PY) bench/app_latency.py
 	$(PY) bench/projections.py
 	$(PY) bench/train.py
+
+# Class rooms for a lecture hall: REPLICAS app servers, Redis and HAProxy in front on PORT
+# (HOST=0.0.0.0 to serve the network, not only this machine); Ctrl-C stops them all.
+classroom: $(APP_STAMP) redis haproxy
+	$(PY) -m deploy.stack --replicas $(REPLICAS) --port $(PORT) --host $(HOST)
+
+# 300 simulated students (Locust) against 1, 2 and 4 replicas behind HAProxy
+bench-classroom: $(VENV)/bin/python redis haproxy
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[test,bench]'
+	$(PY) bench/classroom.py
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +65,12 @@ redis:
 	@command -v redis-server >/dev/null 2>&1 || { \
 		echo "Installing Debian's redis-server for the class-room tests"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server; }
+
+# The load balancer of `make classroom` and its tests
+haproxy:
+	@command -v haproxy >/dev/null 2>&1 || test -x /usr/sbin/haproxy || { \
+		echo "Installing Debian's haproxy for make classroom and its tests"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache test-artifacts

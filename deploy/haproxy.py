@@ -7,7 +7,8 @@ test checks the two agree). What it does, and why:
 - cookie affinity (`SRV`, inserted by HAProxy, never source-IP: a campus NAT puts a whole class
   behind one address), so a session's websocket and its uploads reach the replica that holds it;
   a dead replica's clients are sent to a live one (`option redispatch`) and get its cookie;
-- health checks on /_stcore/health every second, two failures take a replica out (~2 s);
+- health checks on /_stcore/health every second, two failures take a replica out (~2 s for a
+  dead one; a busy one has 5 s to answer each check);
 - websockets (/_stcore/stream) stay open for an hour of silence (`timeout tunnel`);
 - /_stcore/metrics (session counts, cache names and sizes) is refused to the public (403);
 - uploads (/_stcore/upload_file) over 33 MiB are refused (413), and each client address may
@@ -41,6 +42,9 @@ defaults
     timeout http-keep-alive 15s
     # a websocket (/_stcore/stream) is a tunnel once upgraded: an hour of silence is allowed
     timeout tunnel 1h
+    # a dead replica refuses the check's connection at once; a busy one (its event loop held
+    # up by a heavy page) may take seconds to answer and must not lose its sessions for it
+    timeout check 5s
     timeout client-fin 10s
     retries 2
     option redispatch 1
