@@ -29,6 +29,7 @@ ROLE = "_class_role"  # "teacher" or "student"
 SEEN = "_class_seen"  # seen(room) when the page was last drawn, for the watcher
 NOTICE = "_class_notice"  # what the last callback could not do, said on the next run
 JOIN = "class_join"  # the code box's widget key
+JOIN_ERROR = "_class_join_error"  # why the typed code did not join, said beside the box
 TEACHER, PUPIL = "teacher", "student"
 UNAVAILABLE = (ValueError, ConnectionError)  # what a store says in words
 
@@ -128,13 +129,16 @@ def follow_link() -> list[str]:
 
 
 def join_typed() -> None:
-    """Callback of the Join box: the code a student typed."""
+    """Callback of the Join box: the code a student typed (Enter in the box, then the button,
+    call it twice: the second finds the student in the class already)."""
+    if role():
+        return
     try:
         room = normal_code(st.session_state.get(JOIN, ""))
         student = new_student()
         store().join(room, student)
     except UNAVAILABLE as err:
-        notice(str(err))
+        st.session_state[JOIN_ERROR] = str(err)
         return
     _enter(room, PUPIL, student)
     st.session_state[JOIN] = ""

@@ -18,7 +18,10 @@ STUDENT_EVERY = 1.0  # s: a student's page checks whether the teacher moved on
 
 def join_box() -> None:
     """For a student, under the picker: the code on the teacher's screen joins their class."""
-    with st.expander("Join a class", icon=":material/groups:"):
+    problem = st.session_state.pop(cm.JOIN_ERROR, None)
+    with st.expander("Join a class", icon=":material/groups:", expanded=problem is not None):
+        if problem:
+            st.error(problem, icon=":material/error:")
         row = st.container(horizontal=True, vertical_alignment="bottom")
         row.text_input(
             "Room code (on the teacher's screen)",
