@@ -4,24 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from encoder.arrays import real_array
 
-def _numbers(name: str, value: object, shape: str, ndim: int) -> np.ndarray:
-    """value as a numpy array of real numbers with ``ndim`` axes, all finite (dtype kept)."""
-    try:
-        a = np.asarray(value)
-    except (TypeError, ValueError):  # ragged nested lists
-        a = np.asarray(None)
-    if a.dtype == bool or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise ValueError(f"{name} must be an array of real numbers {shape}, got {_what(value)}")
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return a
-
-
-def _what(value: object) -> str:
-    return f"dtype {value.dtype}" if isinstance(value, np.ndarray) else type(value).__name__
+# heads compared with each other, and one head's queries and keys: in encoder/heads.py
+from encoder.heads import head_distances, head_map, joint_qk
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -29,7 +15,7 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
     Shape: hidden (B, S, D), mask (B, S) -> (B, D)
     """
-    hidden = _numbers("hidden", hidden, "(batch, seq, dims)", 3)
+    hidden = real_array("hidden", hidden, "(batch, seq, dims)", 3)
     mask = np.asarray(mask)
     if mask.shape != hidden.shape[:2]:
         raise ValueError(
@@ -45,7 +31,7 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
     """Cosine similarity of every pair of rows. Shape: (N, D) -> (N, N)"""
-    vectors = _numbers("vectors", vectors, "(rows, dims)", 2)
+    vectors = real_array("vectors", vectors, "(rows, dims)", 2)
     if not np.issubdtype(vectors.dtype, np.floating):
         vectors = vectors.astype(np.float64)
     # scale each row by its largest entry first: squaring entries over ~1e19 overflows float32
@@ -57,7 +43,7 @@ def cosine_matrix(vectors: np.ndarray) -> np.ndarray:
 
 
 def _check_attentions(attentions: np.ndarray) -> np.ndarray:
-    a = _numbers("attentions", attentions, "(layers, heads, seq, seq)", 4).astype(np.float64)
+    a = real_array("attentions", attentions, "(layers, heads, seq, seq)", 4).astype(np.float64)
     if a.shape[-1] != a.shape[-2] or 0 in a.shape:
         raise ValueError(
             "attentions must have shape (layers, heads, seq, seq) for one sentence's real tokens, "
@@ -147,7 +133,7 @@ def project(
 
     Shape: hidden (L+1, N, D) -> coordinates (L+1, N, k), ratios (L+1, k) or None
     """
-    h = _numbers("hidden", hidden, "(depths, tokens, dims)", 3).astype(np.float64)
+    h = real_array("hidden", hidden, "(depths, tokens, dims)", 3).astype(np.float64)
     if 0 in h.shape:
         raise ValueError(
             f"hidden must have shape (depths, tokens, dims) with none empty, got {tuple(h.shape)}"
@@ -240,9 +226,6 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
     with threadpool_limits(1):
         return tsne.fit_transform(points)
 
-
-# heads compared with each other, and one head's queries and keys: in encoder/heads.py
-from encoder.heads import head_distances, head_map, joint_qk  # noqa: E402
 
 __all__ = [
     "attention_rollout",

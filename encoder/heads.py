@@ -7,24 +7,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from encoder.arrays import real_array
+
 CHUNK = 32_768  # columns (query row × key) per step of head_distances: temporaries ~20 MB
-
-
-def _real(name: str, value: object, shape: str, ndim: int) -> np.ndarray:
-    """value as an array of finite real numbers with ``ndim`` axes, or a ValueError saying why."""
-    try:
-        a = np.asarray(value)
-    except (TypeError, ValueError):  # ragged nested lists
-        a = np.asarray(None)
-    if a.dtype == bool or not np.issubdtype(a.dtype, np.number) or np.iscomplexobj(a):
-        raise ValueError(
-            f"{name} must be an array of real numbers {shape}, got {type(value).__name__}"
-        )
-    if a.ndim != ndim:
-        raise ValueError(f"{name} must have shape {shape}, got {a.shape}")
-    if not np.isfinite(a).all():
-        raise ValueError(f"{name} holds NaN or infinite values")
-    return a
 
 
 def _sentences(attentions: object) -> list[np.ndarray]:
@@ -44,7 +29,7 @@ def _sentences(attentions: object) -> list[np.ndarray]:
     out = []
     for i, raw in enumerate(attentions):
         name = f"sentence {i + 1}'s attention"
-        a = _real(name, raw, "(layers, heads, seq, seq)", 4)
+        a = real_array(name, raw, "(layers, heads, seq, seq)", 4)
         if a.shape[-1] != a.shape[-2] or 0 in a.shape:
             raise ValueError(
                 f"{name} must have shape (layers, heads, seq, seq) with seq the same twice and "
@@ -114,7 +99,7 @@ def head_map(distances: np.ndarray, seed: int = 0) -> np.ndarray:
 
     Shape: distances (n, n) -> (n, 2)
     """
-    d = _real("distances", distances, "(heads, heads)", 2).astype(np.float64)
+    d = real_array("distances", distances, "(heads, heads)", 2).astype(np.float64)
     if d.shape[0] != d.shape[1] or d.shape[0] == 0:
         raise ValueError(f"distances must be a square (heads, heads) matrix, got {d.shape}")
     if (d < 0).any():
@@ -159,8 +144,8 @@ def joint_qk(q: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Shape: q (Sq, d), k (Sk, d) -> q' (Sq, d), k' (Sk, d)
     """
-    q = _real("q", q, "(queries, d_k)", 2).astype(np.float64)
-    k = _real("k", k, "(keys, d_k)", 2).astype(np.float64)
+    q = real_array("q", q, "(queries, d_k)", 2).astype(np.float64)
+    k = real_array("k", k, "(keys, d_k)", 2).astype(np.float64)
     if 0 in q.shape or 0 in k.shape:
         raise ValueError(
             f"q and k need at least one row and one dimension, got {q.shape}, {k.shape}"
