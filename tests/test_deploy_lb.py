@@ -136,3 +136,39 @@ def test_a_dead_replica_leaves_the_pool_and_no_request_fails(lb):
     assert failures == 0
     assert set(served) == {"r2"}
     assert down_after is not None and down_after < 4
+
+
+def test_the_command_starts_everything_and_sigterm_stops_everything(tmp_path):
+    """`make classroom`'s command: one line with the addresses, SIGTERM stops every process;
+    a second stack on the same port is refused in one line."""
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    from tests.browser import ROOT, free_port
+
+    require_stack()
+    port = free_port()
+    cmd = [sys.executable, "-m", "deploy.stack", "--replicas", "1", "--port", str(port)]
+    proc = subprocess.Popen(
+        [*cmd, "--log-dir", str(tmp_path / "a")], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        first = proc.stdout.readline()
+        assert first.startswith(f"Class room stack: http://127.0.0.1:{port}"), first
+        assert get(f"http://127.0.0.1:{port}/_stcore/health")[0] == 200
+        again = subprocess.run(
+            [*cmd, "--log-dir", str(tmp_path / "b")], cwd=ROOT, capture_output=True, text=True
+        )
+        assert again.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in again.stderr
+        assert "Traceback" not in again.stderr
+        urls = re.findall(r"http://127\.0\.0\.1:\d+", first)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(30) == 0
+    finally:
+        proc.kill()
+    for url in urls:  # the load balancer and the replica
+        with pytest.raises(urllib.error.URLError):
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
