@@ -3,9 +3,13 @@ click on a point of the head map opens that head in Heads; screenshots at 1024 a
 
 from __future__ import annotations
 
+import io
+import json
+from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
+from PIL import Image
 
 from tests.browser import ARTIFACTS, full_screenshot, open_page, require_chromium
 
@@ -100,12 +104,21 @@ def test_screenshots_narrow_and_projector(server, browser, width):
         page.context.close()
 
 
-def test_the_link_of_each_new_view_opens_it(server, browser):
+def test_the_link_of_each_new_view_opens_it_and_its_png_is_three_times_the_screen(server, browser):
     query = f"&view={quote('Queries & keys')}&qkjoint=false&layer=1&head=3"
-    _, page = open_page(browser, f"{server}/attention?text={quote(TEXT)}{query}", 1280)
+    address = f"{server}/attention?text={quote(TEXT)}{query}"
+    _, page = open_page(browser, address, 1280, accept_downloads=True)
     expect(page.get_by_role("radio", name="Queries & keys")).to_be_checked()
     title = page.locator(".st-key-qkplot .axc-title")
     expect(title).to_contain_text("L1 H3: queries and keys of sentence 1, as the model computes")
-    expect(page.locator(".st-key-qkplot .axc[data-drawn] canvas")).to_be_visible()
+    chart = page.locator(".st-key-qkplot .axc[data-drawn] canvas")
+    expect(chart).to_be_visible()
+    g = json.loads(chart.get_attribute("data-geometry"))
+    with page.expect_download() as got:
+        page.locator(".st-key-qkplot").get_by_role("button", name="PNG").click()
+    assert got.value.suggested_filename == "attention_s1_L1_H3_queries_keys.png"
+    png = Image.open(io.BytesIO(Path(got.value.path()).read_bytes()))
+    png.save(ARTIFACTS / "attention" / "queries_keys_export.png")  # to look at
+    assert png.size == (3 * g["w"], 3 * (g["h"] + 26))  # 3 px per CSS px, the title on top
     no_exception(page)
     page.context.close()

@@ -22,7 +22,6 @@ import torch
 
 from app import compute
 from app.compute.cache import MB, byte_budget
-from app.compute.inside_layer import walkthrough
 from app.state import ModelChoice
 from encoder import EncoderConfig
 from encoder.analysis import (
@@ -284,7 +283,16 @@ def head_map_of(choice: ModelChoice, sentences: tuple[str, ...]) -> HeadMap:
     cells = sum(a.shape[-1] ** 2 for a in atts)
     with compute.limiter.admit(L * H * (cells * 4 + 3 * CHUNK * 4)):  # smoothed rows + chunks
         distances = head_distances(atts)
-        xy = head_map(distances, seed=0)
+        # the same map without scikit-learn's checks of each SMACOF step's input, in one BLAS
+        # thread (two fight over a 72×72 eigh on a busy machine): 55-60 ms -> ~17 ms
+        from sklearn import config_context  # slow to import: only here, as encoder.heads
+        from threadpoolctl import threadpool_limits
+
+        with (
+            config_context(assume_finite=True, skip_parameter_validation=True),
+            threadpool_limits(limits=1),
+        ):
+            xy = head_map(distances, seed=0)
     rows = [a.shape[-1] for a in atts]
     stats = [head_statistics(a) for a in atts]
     pooled = {k: sum(s[k] * r for s, r in zip(stats, rows, strict=True)) / sum(rows)
@@ -311,13 +319,27 @@ def head_map_npz(hm: HeadMap, names: list[str], kinds: list[str]) -> bytes:
 def queries_keys(
     choice: ModelChoice, sentences: tuple[str, ...], row: int, layer: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Every head's queries and keys at ``layer`` for sentence ``row``'s real tokens, in eval
-    mode: the Inside a layer page's cached walkthrough (``encoder.experiments.layer_steps``).
-
-    Shape: -> q (H, n, d_k), k (H, n, d_k)"""
-    walk = walkthrough(choice, sentences, row, layer)
-    keep = walk.keep
-    return walk.steps["q"][:, keep], walk.steps["k"][:, keep]
+    """Every head's queries and keys at ``layer`` for sentence ``row``'s real tokens (eval mode,
+    padded as in the batch): the model up to that layer, then its W_Q and W_K, equal to
+    ``layer_steps``'s (which runs the whole model twice). Shape: -> q, k (H, n, d_k)"""
+    choice = dataclasses.replace(choice, train=False)
+    model = compute.model_for(choice)
+    tokenizer = getattr(compute, "tokenizer_for", lambda _: compute.tokenizer())(choice)
+    batch = tokenizer.encode_batch(list(sentences), max_len=choice.max_len)
+    ids = batch.input_ids[row : row + 1]  # (1, S)
+    attention_mask = batch.attention_mask[row : row + 1]
+    S, D, H = ids.shape[1], model.cfg.d_model, model.cfg.n_heads
+    peak = compute.limiter.forward_bytes(D, H, model.cfg.d_ff, 1, S, 2 * S * D)
+    with compute.limiter.admit(peak), torch.inference_mode():
+        x = model.embed(ids)  # (1, S, D)
+        mask = layer_mask(attention_mask, ids, x.dtype)
+        for block in model.layers[:layer]:
+            x, _ = block(x, mask, need_weights=True)  # the path that returns attentions
+        block = model.layers[layer]
+        a_in = block.norm1(x) if block.norm_first else x
+        qkv = torch.nn.functional.linear(a_in, block.attn.qkv.weight, block.attn.qkv.bias)
+        q, k, _ = qkv.view(1, S, 3, H, D // H).permute(2, 0, 3, 1, 4)  # each (1, H, S, d_k)
+    return q[0][:, attention_mask[0].bool()].numpy(), k[0][:, attention_mask[0].bool()].numpy()
 
 
 @dataclass(frozen=True)
