@@ -3,6 +3,7 @@ a map of every head, queries and keys in one plane, two sentences side by side, 
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import partial
 
 import numpy as np
@@ -103,7 +104,9 @@ def run_forward(wanted: tuple[int, ...]) -> attn.SentenceAttention:
         keep = attn.keep_for(choice, tuple(texts), wanted)
         b, s = compute.batch_shape(tuple(texts), choice.max_len)
         secs = compute.estimate_seconds(choice, b, s) * 1.5
-        with st.spinner(ui.working_message(choice, b, s, secs), show_time=True):
+        # a spinner shows after 0.5 s but costs a timer thread each run: only where it can show
+        busy = st.spinner(ui.working_message(choice, b, s, secs), show_time=True)
+        with busy if secs > 0.3 else nullcontext():
             result = attn.sentence_attention(choice, tuple(texts), keep)
     except ValueError as err:
         st.error(f"Could not encode these sentences: {err}")

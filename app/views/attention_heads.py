@@ -4,17 +4,19 @@ app.charts.attention_heads, drawn by the attention canvas (no plotly: it loads a
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from functools import partial
 
 import streamlit as st
 
-from app import state, ui
+from app import compute, state, ui
 from app.charts import attention_heads as charts
 from app.charts import attention_stats as head_table
 from app.components.attention_canvas import attention_canvas, pick_head
 from app.compute import attention as attn
 
 COLOUR_BY = ["layer", "looks like"]
+SPIN_CELLS = 8 * 32 * 32  # a batch this small (B·S²) is mapped in well under 0.5 s
 NEAR_FAR = (
     "**Near** heads spread their weight alike over the same keys in these sentences: the "
     "distance is the Jensen–Shannon divergence between their rows, in bits (0 = the same "
@@ -40,8 +42,11 @@ def head_map_view(choice: state.ModelChoice, texts: list[str], layer: int, head:
     """Every head of the model placed by how it attends; a click opens it in Heads.
 
     Returns the sentences the map rests on (for the snippet), or None when it failed."""
+    b, s = compute.batch_shape(tuple(texts), choice.max_len)
+    # a spinner shows after 0.5 s but costs a timer thread each run: only where it can show
+    busy = "Comparing every pair of heads…"
     try:
-        with st.spinner("Comparing every pair of heads…", show_time=True):
+        with nullcontext() if b * s * s <= SPIN_CELLS else st.spinner(busy, show_time=True):
             hm = attn.head_map_of(choice, tuple(texts))
     except ValueError as err:
         st.error(f"Could not draw the head map: {err}")
