@@ -48,6 +48,9 @@ defaults
     timeout client-fin 10s
     retries 2
     option redispatch 1
+    # a request that meets a replica killed a moment ago (before the checks take it out) is
+    # sent again, to a live one, instead of answered 502
+    retry-on conn-failure empty-response
 {resolvers}
 frontend classroom
     bind {bind}
