@@ -227,6 +227,48 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
         return tsne.fit_transform(points)
 
 
+def linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA (Kornblith et al. 2019, eq. 5) of two representations of the same N tokens:
+    each column centred over the tokens, then ‖Yᵀ X‖²_F / (‖Xᵀ X‖_F · ‖Yᵀ Y‖_F), in [0, 1].
+
+    1 for identical inputs; unchanged by rotating either input, scaling it by a number, or
+    adding a constant vector to every row. Computed in float64.
+
+    Shape: x (N, D1), y (N, D2) -> float
+    """
+    x = _cka_input("x", x)
+    y = _cka_input("y", y)
+    if len(x) != len(y):
+        raise ValueError(
+            f"x and y must hold the same tokens: x has {len(x)} rows (tokens), y has {len(y)}"
+        )
+    n, d1, d2 = len(x), x.shape[1], y.shape[1]
+    if n * n * (d1 + d2) < n * (d1 * d2 + d1 * d1 + d2 * d2):  # few tokens: (N, N) Grams
+        gx, gy = x @ x.T, y @ y.T  # (N, N) each
+        cross, self_x, self_y = (gx * gy).sum(), np.linalg.norm(gx), np.linalg.norm(gy)
+    else:  # ‖Yᵀ X‖²_F = <X Xᵀ, Y Yᵀ>_F
+        cross = np.linalg.norm(y.T @ x) ** 2  # (D2, D1)
+        self_x, self_y = np.linalg.norm(x.T @ x), np.linalg.norm(y.T @ y)
+    return float(np.clip(cross / (self_x * self_y), 0.0, 1.0))
+
+
+def _cka_input(name: str, value: object) -> np.ndarray:
+    """Checked, float64, each column centred over the tokens, scaled so its largest entry is 1."""
+    a = real_array(name, value, "(tokens, dims)", 2).astype(np.float64)
+    if len(a) < 2 or a.shape[1] == 0:
+        raise ValueError(
+            f"{name} must have at least 2 tokens (rows) and 1 dimension (column), got {a.shape}"
+        )
+    a = a / max(np.abs(a).max(), np.finfo(np.float64).tiny)  # CKA ignores scale; 1e200² overflows
+    centred = a - a.mean(axis=0)
+    if np.abs(centred).max() <= 8 * np.finfo(np.float64).eps:
+        raise ValueError(
+            f"{name} is the same vector for every token: it has no variance across the tokens, "
+            "so its similarity to anything (CKA) is undefined"
+        )
+    return centred
+
+
 __all__ = [
     "attention_rollout",
     "cosine_matrix",
@@ -234,6 +276,7 @@ __all__ = [
     "head_map",
     "head_statistics",
     "joint_qk",
+    "linear_cka",
     "mean_pool",
     "project",
 ]
