@@ -108,6 +108,9 @@ def test_ten_students_answer_the_teacher_reveals_and_moves_on(server, browser):
     (SHOTS / "reveal_delays.txt").write_text(f"{report} s\n")
     for i, page in enumerate(students):
         expect(page.get_by_text(f"You predicted “{OPTIONS[i % 3]}”")).to_be_visible(timeout=WAIT)
+    students[0].wait_for_timeout(2_500)  # the watcher runs twice more: the verdicts stay
+    for i, page in enumerate(students):
+        expect(page.get_by_text(f"You predicted “{OPTIONS[i % 3]}”")).to_be_visible()
     expect(teacher.get_by_text(re.compile(r"/10 right"))).to_be_visible(timeout=WAIT)
     teacher.wait_for_timeout(1_000)
     teacher.screenshot(path=str(SHOTS / "teacher_1920_revealed.png"))

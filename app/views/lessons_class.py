@@ -95,7 +95,11 @@ def watch() -> None:
         if cm.changed():
             st.rerun(scope="app")
 
-    watcher()
+    # in a block of its own: a fragment that draws nothing otherwise takes no place of its own,
+    # and each of its runs cleared the element drawn after it (the student's verdict went
+    # within a second of the reveal)
+    with st.container():
+        watcher()
 
 
 def student_status(room: dict) -> None:
