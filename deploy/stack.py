@@ -171,12 +171,21 @@ def _redis_ok(port: int) -> bool:
         return sock.recv(64).startswith(b"+PONG")
 
 
-def _streamlit_cmd(port: int) -> list[str]:
-    """The flags tests/browser.py's streamlit_server uses: loopback, headless, no watcher."""
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app" / "main.py")]
+def streamlit_cmd(port: int, script: Path = ROOT / "app" / "main.py") -> list[str]:
+    """An app server on a loopback port: headless, no file watcher, no usage stats (the stack's
+    replicas and tests/browser.py's streamlit_server)."""
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script)]
     cmd += ["--server.port", str(port), "--server.address", "127.0.0.1"]
     cmd += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
     return [*cmd, "--server.fileWatcherType", "none"]
+
+
+def redis_cmd(binary: str, port: int, folder: Path) -> list[str]:
+    """A Redis for class rooms on a loopback port, in the foreground, nothing saved to disk
+    (the stack's and tests/servers.py's)."""
+    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1"]
+    cmd += ["--save", "", "--appendonly", "no", "--dir", str(folder)]
+    return [*cmd, "--daemonize", "no", "--protected-mode", "yes"]
 
 
 @contextlib.contextmanager
@@ -209,11 +218,8 @@ def stack(
         cleanup.callback(_stop, procs)
 
         redis_port = free_port()
-        redis_cmd = [redis_bin, "--port", str(redis_port), "--bind", "127.0.0.1"]
-        redis_cmd += ["--save", "", "--appendonly", "no", "--dir", str(log_dir)]
-        redis_cmd += ["--daemonize", "no", "--protected-mode", "yes"]
         redis_log = log_dir / "redis.log"
-        procs.append(_start(redis_cmd, redis_log))
+        procs.append(_start(redis_cmd(redis_bin, redis_port, log_dir), redis_log))
         _wait(lambda: _redis_ok(redis_port), procs[-1], "redis-server", redis_log, 30)
         redis_url = f"redis://127.0.0.1:{redis_port}/0"
 
@@ -227,7 +233,7 @@ def stack(
         started = []
         for i in range(1, replicas + 1):
             rport, log = free_port(), log_dir / f"r{i}.log"
-            proc = _start(_streamlit_cmd(rport), log, app_env)
+            proc = _start(streamlit_cmd(rport), log, app_env)
             procs.append(proc)
             started.append(Replica(f"r{i}", f"http://127.0.0.1:{rport}", proc.pid, proc))
         for r in started:

@@ -10,14 +10,16 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+
+from deploy.stack import free_port, streamlit_cmd
+
+__all__ = ["free_port"]  # the tests' free loopback port is the stack's
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"  # screenshots the browser tests leave for a person to look at
@@ -55,12 +57,6 @@ def require_chromium():
     return pytest.importorskip("playwright.sync_api")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextlib.contextmanager
 def streamlit_server(
     script: Path = ROOT / "app" / "main.py",
@@ -74,9 +70,7 @@ def streamlit_server(
     .streamlit/config.toml applies); yield its base URL. The server's output goes to log_path
     if given; ``env`` is added to the server's environment."""
     port = port or free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
-    cmd += ["--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+    cmd = streamlit_cmd(port, script)
     url = f"http://127.0.0.1:{port}"
     opened = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
     with opened as log:

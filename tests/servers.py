@@ -5,25 +5,29 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.browser import free_port
+from deploy.stack import StackError, free_port, redis_cmd, require
+
+
+def require_program(program: str) -> str:
+    """A Debian server program's path; skips where it is missing (CI must have it: `make test`
+    installs redis-server and haproxy, as it installs Chromium)."""
+    import pytest
+
+    try:
+        return require(program)
+    except StackError as err:
+        if os.environ.get("CI"):
+            raise RuntimeError(f"CI needs {program}: apt-get install {program}") from err
+        pytest.skip(str(err))
 
 
 def require_redis() -> str:
-    """redis-server's path; skips where it is missing (CI must have it: `make test` installs it)."""
-    import pytest
-
-    found = shutil.which("redis-server")
-    if found is None:
-        if os.environ.get("CI"):
-            raise RuntimeError("CI needs redis-server: apt-get install redis-server")
-        pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    return found
+    return require_program("redis-server")
 
 
 @contextlib.contextmanager
@@ -33,8 +37,7 @@ def redis_server(folder: Path) -> Iterator[str]:
 
     binary = require_redis()
     port = free_port()
-    cmd = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    cmd += ["--dir", str(folder), "--daemonize", "no", "--protected-mode", "yes"]
+    cmd = redis_cmd(binary, port, folder)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     url = f"redis://127.0.0.1:{port}/0"
     try:
@@ -59,16 +62,6 @@ def redis_server(folder: Path) -> Iterator[str]:
 
 
 def require_stack() -> None:
-    """haproxy and redis-server for deploy.stack; skips where one is missing (CI must have
-    them: `make test` installs both)."""
-    import pytest
-
-    from deploy.stack import StackError, require
-
+    """haproxy and redis-server for deploy.stack; skips where one is missing."""
     for program in ("redis-server", "haproxy"):
-        try:
-            require(program)
-        except StackError as err:
-            if os.environ.get("CI"):
-                raise RuntimeError(f"CI needs {program}: apt-get install {program}") from err
-            pytest.skip(str(err))
+        require_program(program)
