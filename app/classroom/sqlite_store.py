@@ -35,6 +35,7 @@ class SQLiteStore(Store):
     def __init__(self, path: Path, **limits: float) -> None:
         super().__init__(**limits)
         self.path = path
+        self._local = threading.local()  # one connection per thread
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db.executescript(SCHEMA)
@@ -50,10 +51,9 @@ class SQLiteStore(Store):
 
     @property
     def _db(self) -> sqlite3.Connection:
-        local = self.__dict__.setdefault("_local", threading.local())
-        if getattr(local, "db", None) is None:
-            local.db = self._connect()
-        return local.db
+        if getattr(self._local, "db", None) is None:
+            self._local.db = self._connect()
+        return self._local.db
 
     def _tx(self, read: bool = False) -> _Transaction:
         return _Transaction(self._db, read)

@@ -122,7 +122,6 @@ def follow_link() -> list[str]:
             student = new_student()  # the link is the class's: this browser gets its own id
         store().join(room, student)
     except UNAVAILABLE as err:
-        _forget_link()
         return [f"You are not in a class: {err}"]
     _enter(room, PUPIL, student)
     return []
@@ -171,20 +170,13 @@ def end() -> None:
 def leave() -> None:
     for key in (ROLE, ROOM, STUDENT, TEACH, SEEN):
         st.session_state.pop(key, None)
-    st.session_state[ROLE] = None
-    _forget_link()
+    st.session_state[ROLE] = None  # write_link then drops the class from the address
 
 
 def _enter(room: str, who: str, secret: str) -> None:
     st.session_state[ROLE], st.session_state[ROOM] = who, room
     st.session_state[TEACH if who == TEACHER else STUDENT] = secret
     st.session_state.pop(SEEN, None)
-
-
-def _forget_link() -> None:
-    for key in state.CLASS_PARAMS:
-        if key in st.query_params:
-            del st.query_params[key]
 
 
 def sync() -> dict | None:

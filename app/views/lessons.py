@@ -101,8 +101,11 @@ elif present:
     )
 if present and st.context.url:  # students follow on their own devices (not in presenter mode)
     base = st.context.url.rstrip("/")
-    follow = f"{base}/lessons?{urlencode(ls.link_query(slug, n, False))}"
-    bar[3].image(qr_png(cm.join_link(base) if teacher else follow), width=76)
+    if teacher:  # the class's join link; else this step's, to follow on one's own device
+        follow = cm.join_link(base)
+    else:
+        follow = f"{base}/lessons?{urlencode(ls.link_query(slug, n, False))}"
+    bar[3].image(qr_png(follow), width=76)
 if room is None and not present:
     lc.join_box()
 progress = st.empty()  # drawn last, with this step's verdict counted
