@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` from a clean checkout
     sys.path.insert(0, str(ROOT))
 
-from app import server, state, ui  # noqa: E402
+from app import server, sidebar_models, state, ui  # noqa: E402
 from encoder import EncoderConfig  # noqa: E402
 from encoder.config import POSITIONAL_KINDS  # noqa: E402
 
@@ -145,9 +145,12 @@ def model_controls() -> state.ModelChoice:
         if not models:
             st.warning("No trained model yet: train one on the Train page. Showing Pretrained.")
             kind = state.PRETRAINED
+    folder = None
     if kind == state.PRETRAINED:
-        st.caption("BERT architecture · 6 layers · 12 heads · d_model 384 · d_ff 1536 · GELU")
-        max_len_options = [o for o in state.MAX_LEN_OPTIONS if o <= state.PRETRAINED_MAX_LEN]
+        folder = sidebar_models.pretrained_picker()
+        longest = state.PRETRAINED_MAX_LEN if folder is None else folder.config.max_len
+        max_len_options = [o for o in state.MAX_LEN_OPTIONS if o <= longest] or [longest]
+        config = None if folder is None else folder.config
     elif kind == state.TRAINED:
         if "trained" in st.session_state and st.session_state["trained"] not in models:
             st.session_state["trained"] = next(iter(models))
@@ -177,10 +180,12 @@ def model_controls() -> state.ModelChoice:
     if max_len_options is None:
         max_len = config.max_len
     else:
+        fallback = state.closest(max_len_options, d["max_len"])  # a model of fewer positions
+        ui.keep_valid("max_len", max_len_options, fallback)
         max_len = st.select_slider(
             "max_len (tokens kept per sentence)",
             max_len_options,
-            value=d["max_len"],
+            value=fallback,
             key=state.linked("max_len"),
             bind="query-params",
             help="Longer sentences are cut to this many tokens, and the page says so.",
@@ -206,7 +211,10 @@ def model_controls() -> state.ModelChoice:
         help="The same seed gives everyone in the room the same random weights (From scratch) "
         "and the same dropout masks (train mode).",
     )
-    return state.ModelChoice(kind, config, int(seed), bool(train), int(max_len), trained, weights)
+    where = {"folder": folder.name, "stamp": folder.stamp} if folder is not None else {}
+    return state.ModelChoice(
+        kind, config, int(seed), bool(train), int(max_len), trained, weights, **where
+    )
 
 
 def scratch_controls() -> EncoderConfig:

@@ -28,8 +28,9 @@ SCRATCH = "scratch"
 TRAINED = "trained"  # a small model trained on a toy task (app/views/train.py)
 # radio label (also the value a link carries) -> kind; and the longer name pages show
 MODEL_OPTIONS = {"Pretrained": PRETRAINED, "From scratch": SCRATCH, "Trained": TRAINED}
+MINILM = "all-MiniLM-L6-v2"  # the pretrained model shipped with the app; others: models folder
 MODEL_LABELS = {
-    PRETRAINED: "Pretrained: all-MiniLM-L6-v2",
+    PRETRAINED: f"Pretrained: {MINILM}",
     SCRATCH: "From scratch (random weights)",
     TRAINED: "Trained",  # ModelChoice.label adds the task: "Trained: reverse"
 }
@@ -57,6 +58,7 @@ TEXT = "text"
 DEFAULT_TEXT = next(iter(EXAMPLES.values()))
 DEFAULTS = {
     "model": "Pretrained",
+    "pretrained": MINILM,  # or a subfolder of the server's models folder, by name
     "d_model": 64,
     "n_heads": 4,
     "n_layers": 2,
@@ -104,12 +106,23 @@ class ModelChoice:
     max_len: int  # tokens kept per sentence
     trained: str | None = None  # TRAINED: the sidebar's name for it ("reverse", "reverse · yours")
     weights: bytes = field(default=b"", repr=False)  # TRAINED: the checkpoint file's bytes
+    folder: str = ""  # PRETRAINED from the server's models folder: its subfolder's name
+    stamp: str = ""  # with folder: the weights' size and mtime, so replaced weights reload
 
     @property
     def label(self) -> str:
         if self.kind == TRAINED:
             return f"{MODEL_LABELS[TRAINED]}: {self.trained}"
+        if self.folder:
+            return f"Pretrained: {self.folder}"
         return MODEL_LABELS[self.kind]
+
+    @property
+    def name(self) -> str:
+        """The model's own name: the folder's, all-MiniLM-L6-v2, "reverse", "From scratch"."""
+        if self.kind == PRETRAINED:
+            return self.folder or MINILM
+        return self.label.removeprefix("Trained: ")
 
 
 def split_sentences(text: str) -> tuple[list[str], int]:

@@ -59,6 +59,8 @@ class FolderModel:
     params: int = 0  # every tensor in model.safetensors (pooler included), from its header
     bytes_on_disk: int = 0  # config.json + model.safetensors + tokenizer.json
     line: str = ""  # "12 layers · 12 heads · d_model 768 · 109.5 M parameters · 440 MB"
+    config: EncoderConfig | None = None  # what load_bert builds (None when refused)
+    stamp: str = ""  # size and modification time of the weights: changes when they are replaced
 
 
 class Refused(ValueError):
@@ -83,6 +85,17 @@ def budget_bytes() -> int:
     if not math.isfinite(mb) or mb <= 0:
         raise ValueError(f"{ENV_BUDGET} must be a number of megabytes above 0, got {raw!r}")
     return int(mb * MB)
+
+
+def model_path(name: str, folder: Path | None = None) -> Path:
+    """The folder ``load_bert`` takes for the models folder's model ``name`` (as ``discover``
+    lists it); a ValueError in words when there is no such model or it is refused."""
+    for model in discover(models_dir() if folder is None else Path(folder)):
+        if model.name == name:
+            if not model.ok:
+                raise ValueError(f"the model folder {name!r} {model.reason}")
+            return model.path
+    raise ValueError(f"the models folder has no model named {name!r}")
 
 
 def discover(folder: Path, *, max_bytes: int | None = None) -> list[FolderModel]:
@@ -163,8 +176,17 @@ def check_folder(sub: Path, root: Path, max_bytes: int) -> FolderModel:
         f"{_count(cfg.n_layers, 'layer')} · {_count(cfg.n_heads, 'head')} · d_model "
         f"{cfg.d_model} · {_params(params)} · {_size(on_disk)}"
     )
+    weights = paths["model.safetensors"].stat()
     return FolderModel(
-        name, where, ok=True, params=params, bytes_on_disk=on_disk, line=line, **arch
+        name,
+        where,
+        ok=True,
+        params=params,
+        bytes_on_disk=on_disk,
+        line=line,
+        config=cfg,
+        stamp=f"{weights.st_size}:{weights.st_mtime_ns}",
+        **arch,
     )
 
 

@@ -17,6 +17,13 @@ if "ENCODER_EXPLORER_STORE" not in os.environ:
     _rooms = tempfile.mkdtemp(prefix="encoder-explorer-rooms-")
     os.environ["ENCODER_EXPLORER_STORE"] = f"sqlite:///{_rooms}/classroom.db"
 
+# The server's models folder: an empty one of the tests' own unless a test sets another, so
+# models in the project's models/ folder never change what a test sees.
+if "ENCODER_EXPLORER_MODELS" not in os.environ:
+    import tempfile
+
+    os.environ["ENCODER_EXPLORER_MODELS"] = tempfile.mkdtemp(prefix="encoder-explorer-models-")
+
 # The app shows users a redacted error (client.showErrorDetails = "none" in config.toml); the
 # tests want the real one in at.exception.
 from streamlit import config as _st_config

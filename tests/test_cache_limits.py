@@ -72,7 +72,7 @@ def _model_bytes(cfg) -> int:
 
 def worst_entries() -> dict[str, tuple[int, str]]:
     """Bytes of the biggest single entry of each cache, and how it comes about."""
-    from app import state
+    from app import compute, state
     from app.compute import MAX_FLOATS, projections
     from encoder import EncoderConfig, checkpoint
     from encoder.pretrained import config_from_bert, minilm_dir
@@ -97,6 +97,12 @@ def worst_entries() -> dict[str, tuple[int, str]]:
             _model_bytes(biggest),
             f"d_model {D} x {L} layers x d_ff {F}, learned positions",
         ),
+        "app.compute.folder_models": (MB // 10, "a line per subfolder of the models folder"),
+        "app.compute.folder_model": (
+            compute.FOLDER_MODEL_BYTES,
+            "the largest model the server loads ($ENCODER_EXPLORER_MODEL_MB)",
+        ),
+        "app.compute.folder_tokenizer": (30 * MB, "a 250k-token vocabulary (MiniLM's 30k: 12)"),
         "app.compute.pretrained_config": (0, "a config"),
         "app.compute.batch_shape": (0, "two ints"),
         "app.compute.forward": (MAX_FLOATS * f4, "compute.MAX_FLOATS float32 (refused above)"),
@@ -172,10 +178,16 @@ def audit() -> list[Row]:
     return rows
 
 
+# The models folder's models are the operator's choice, bounded by a setting of their own
+# (two of the largest model the server loads): counted apart from the laptop bound.
+OPERATOR = ("app.compute.folder_model",)
+
+
 def beyond_pretrained(rows: list[Row]) -> int:
-    """Worst total of every cache, less the one pretrained (eval) model the app always holds."""
+    """Worst total of every cache, less the one pretrained (eval) model the app always holds
+    and the models folder's models (``OPERATOR``)."""
     pretrained = next(r for r in rows if r.cache == "app.compute.pretrained")
-    return sum(r.worst for r in rows) - pretrained.entry
+    return sum(r.worst for r in rows if r.cache not in OPERATOR) - pretrained.entry
 
 
 def table(rows: list[Row]) -> str:
@@ -362,12 +374,14 @@ def test_nbytes_counts_weights_tensors_and_arrays():
 
 
 @pytest.mark.parametrize(
-    "name", ["scratch_model", "trained_checkpoint", "trained_model", "forward"]
+    "name", ["scratch_model", "trained_checkpoint", "trained_model", "forward", "folder_model"]
 )
 def test_model_caches_are_budgeted(name):
     from app import compute
 
     assert isinstance(getattr(compute, name), ByteBudget)
+    if name == "folder_model":  # two of the largest model the server loads
+        assert compute.folder_model.max_bytes == 2 * compute.FOLDER_MODEL_BYTES
 
 
 def test_forward_results_are_shared_read_only():

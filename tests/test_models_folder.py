@@ -16,37 +16,9 @@ from encoder.models_folder import FolderModel, discover, models_dir
 from encoder.pretrained import load_bert, minilm_dir
 
 transformers = pytest.importorskip("transformers")
+from tests.bert_folders import CONFIGS, save_bert  # noqa: E402
 
-# name -> (BertConfig settings, pooler): GELU and ReLU, with and without a pooler, 1 to 4
-# layers, 1 to 6 heads; vocab_size is MiniLM's, whose tokenizer.json each folder gets
-CONFIGS = {
-    "gelu-pooler": (dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=32), True),
-    "relu-no-pooler": (
-        dict(num_hidden_layers=3, num_attention_heads=2, hidden_size=24, hidden_act="relu"),
-        False,
-    ),
-    "one-head": (
-        dict(num_hidden_layers=1, num_attention_heads=1, hidden_size=16, hidden_act="relu"),
-        True,
-    ),
-    "six-heads": (dict(num_hidden_layers=4, num_attention_heads=6, hidden_size=48), False),
-}
 SENTENCES = ["Hi.", "A man is playing a guitar.", "Unbelievably long words.", "Le chat dort."]
-
-
-def save_bert(folder: Path, settings: dict, pooler: bool = True, seed: int = 0):
-    """A random BertModel saved as a folder (config.json, model.safetensors) + MiniLM's
-    tokenizer.json; returns the model."""
-    settings = {"intermediate_size": 2 * settings.get("hidden_size", 32), **settings}
-    cfg = transformers.BertConfig(
-        vocab_size=30522, max_position_embeddings=128, initializer_range=0.2, **settings
-    )
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = transformers.BertModel(cfg, add_pooling_layer=pooler)
-    model.save_pretrained(folder, safe_serialization=True)
-    shutil.copy(minilm_dir() / "tokenizer.json", folder / "tokenizer.json")
-    return model.eval()
 
 
 @pytest.fixture(scope="module")

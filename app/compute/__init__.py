@@ -19,8 +19,8 @@ import torch
 from app.compute import limiter
 from app.compute.cache import MB, byte_budget
 from app.state import PRETRAINED, TRAINED, ModelChoice
-from encoder import Encoder, EncoderConfig, checkpoint
-from encoder.pretrained import load_minilm
+from encoder import Encoder, EncoderConfig, checkpoint, models_folder
+from encoder.pretrained import load_bert, load_minilm
 from encoder.summary import parameter_counts
 from encoder.tasks import TaskTokenizer
 from encoder.tokenizer import Encoding, Tokenizer, default_tokenizer
@@ -73,9 +73,12 @@ def tokenizer() -> Tokenizer | TaskTokenizer:
 
 
 def tokenizer_for(choice: ModelChoice) -> Tokenizer | TaskTokenizer:
-    """WordPiece for the pretrained and from-scratch models; the task's tokens for a trained one."""
+    """WordPiece for MiniLM and from-scratch models; a folder model's own tokenizer; the task's
+    tokens for a trained one."""
     if choice.kind == TRAINED:
         return task_tokenizer(choice.weights)
+    if choice.folder:
+        return folder_tokenizer(choice.folder, choice.stamp)
     return wordpiece()
 
 
@@ -105,6 +108,54 @@ def trained_model(weights: bytes, train: bool = False) -> Encoder:
     with TRAIN_LOCK:  # building draws from the global RNG (see TRAIN_LOCK)
         ckpt = checkpoint.from_bytes(weights, source="the trained model")
     return _watched(ckpt.model.encoder.train(train))
+
+
+try:  # the largest folder model the server loads; a bad setting is said in the sidebar
+    FOLDER_MODEL_BYTES = models_folder.budget_bytes()
+except ValueError:
+    FOLDER_MODEL_BYTES = models_folder.DEFAULT_MB * models_folder.MB
+
+
+@st.cache_data(show_spinner=False, max_entries=1, ttl=5)
+def folder_models() -> tuple[tuple[models_folder.FolderModel, ...], str]:
+    """The server's models folder, each subfolder ready or refused in words, and a problem with
+    the server's settings ("" when none). Read again after 5 s, so a model the operator adds
+    shows without a restart; reading checks config.json and the weights' header, never the
+    weights (about a millisecond a folder)."""
+    try:
+        found = models_folder.discover(models_folder.models_dir())
+    except ValueError as err:  # ENCODER_EXPLORER_MODEL_MB is not a number
+        return (), f"The server's models folder is not read: {err}."
+    return tuple(found), ""
+
+
+def folder_entry(name: str) -> models_folder.FolderModel:
+    """The ready model of that name in the models folder; ValueError in words otherwise."""
+    for model in folder_models()[0]:
+        if model.name == name and model.ok:
+            return model
+    raise ValueError(
+        f"the model “{name}” is no longer in the server's models folder: pick another model"
+    )
+
+
+# Two models of the largest size the server loads fit at once (two side by side on a page),
+# eval and train mode each counted; beyond, the least recently used goes first.
+@byte_budget(2 * FOLDER_MODEL_BYTES)
+@st.cache_resource(show_spinner="Loading the model from the models folder…", max_entries=4)
+def folder_model(name: str, stamp: str, train: bool = False) -> Encoder:
+    """A model of the server's models folder, by name (``stamp`` changes when its weights are
+    replaced, so the new ones load). Its weights are checked as load_bert checks them."""
+    entry = folder_entry(name)
+    need = 2 * 4 * entry.params  # the file's tensors and the model's, for a moment both
+    with limiter.admit(need), TRAIN_LOCK:  # building draws from the global RNG (see TRAIN_LOCK)
+        model = load_bert(entry.path).model.train(train)
+    return _watched(model)
+
+
+@st.cache_resource(show_spinner=False, max_entries=2)  # two models side by side
+def folder_tokenizer(name: str, stamp: str) -> Tokenizer:
+    return Tokenizer.from_file(folder_entry(name).path / "tokenizer.json")
 
 
 @st.cache_resource(max_entries=1)
@@ -139,6 +190,8 @@ def model_bytes(cfg: EncoderConfig) -> int:
 
 
 def model_for(choice: ModelChoice) -> Encoder:
+    if choice.kind == PRETRAINED and choice.folder:
+        return folder_model(choice.folder, choice.stamp, choice.train)
     if choice.kind == PRETRAINED:
         return pretrained(choice.train)
     if choice.kind == TRAINED:

@@ -48,6 +48,15 @@ def model_lines(choice: ModelChoice, *, eval_only: bool = False) -> list[str]:
 
 
 def _load_lines(choice: ModelChoice, train: bool) -> list[str]:
+    if choice.kind == PRETRAINED and choice.folder:
+        lines = [
+            "from encoder.models_folder import model_path",
+            "from encoder.pretrained import load_bert",
+            "",
+            f"# {choice.folder!r} is in the server's models folder ($ENCODER_EXPLORER_MODELS)",
+            f"model, tokenizer = load_bert(model_path({choice.folder!r}))  # eval mode",
+        ]
+        return lines + (["model.train()  # train mode: dropout on"] if train else [])
     if choice.kind == PRETRAINED:
         lines = [
             "from encoder.pretrained import load_minilm",
