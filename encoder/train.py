@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .config import EncoderConfig, check_int
-from .model import Encoder
+from .model import TaskModel
 from .tasks import IGNORE, Task, TaskBatch, TaskTokenizer
 
 EVAL_EXAMPLES = 2000
@@ -32,34 +32,6 @@ DROPOUT_STREAM = 0xD209  # and the training's dropout masks from their own RNG s
 # seeds or draws from the global RNG in the same process (the app's train-mode forward passes)
 # must hold the same lock: the app passes its own (app.compute.TRAIN_LOCK) as ``rng_lock``.
 RNG_LOCK = threading.Lock()
-
-
-class TaskModel(nn.Module):
-    """The encoder plus a linear head that predicts one label per position.
-
-    Shape: input_ids (B, S), attention_mask (B, S) -> logits (B, S, n_labels)
-    """
-
-    def __init__(self, cfg: EncoderConfig, n_labels: int, *, seed: int | None = 0) -> None:
-        super().__init__()
-        check_int("n_labels", n_labels, minimum=1)
-        self.encoder = Encoder(cfg, seed=seed)
-        with torch.random.fork_rng(devices=[], enabled=seed is not None):
-            self.head = nn.Linear(cfg.d_model, n_labels)
-        gen = None if seed is None else torch.Generator().manual_seed(int(seed) + 1)
-        with torch.no_grad():
-            nn.init.xavier_uniform_(self.head.weight, generator=gen)
-            nn.init.zeros_(self.head.bias)
-
-    @property
-    def cfg(self) -> EncoderConfig:
-        return self.encoder.cfg
-
-    def forward(
-        self, input_ids: Tensor, attention_mask: Tensor | None = None, **kwargs
-    ) -> tuple[Tensor, tuple[Tensor, ...] | None]:
-        out = self.encoder(input_ids, attention_mask, **kwargs)
-        return self.head(out.last_hidden_state), out.attentions
 
 
 def model_config(task: Task, **arch) -> EncoderConfig:
@@ -303,9 +275,8 @@ def best_head(attentions: np.ndarray, ideal: np.ndarray) -> tuple[int, int, floa
     return int(layer), int(head), float(match[layer, head])
 
 
-if __name__ == "__main__":  # python -m encoder.train: the command line lives in train_cli.py
-    import sys
+if __name__ == "__main__":  # python -m encoder.train: the command line lives in train_cli.py,
+    # run by name, not imported: train_cli imports this module, never the other way round
+    import runpy
 
-    from encoder.train_cli import main
-
-    sys.exit(main())
+    runpy.run_module("encoder.train_cli", run_name="__main__", alter_sys=True)
