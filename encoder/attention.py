@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .linear import Linear
+
 
 def scaled_dot_product_attention(
     q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None = None, dropout_p: float = 0.0
@@ -49,8 +51,8 @@ class MultiHeadAttention(nn.Module):
             raise ValueError(f"d_model ({d_model}) must be divisible by n_heads ({n_heads})")
         self.n_heads = n_heads
         self.dropout = dropout
-        self.qkv = nn.Linear(d_model, 3 * d_model)  # W^Q, W^K, W^V stacked
-        self.out = nn.Linear(d_model, d_model)  # W^O
+        self.qkv = Linear(d_model, 3 * d_model)  # W^Q, W^K, W^V stacked
+        self.out = Linear(d_model, d_model)  # W^O
 
     def forward(
         self, x: Tensor, mask: Tensor | None = None, *, need_weights: bool = False

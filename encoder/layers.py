@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from .attention import MultiHeadAttention
 from .config import ACTIVATIONS, EncoderConfig
+from .linear import Linear
 
 _ACTIVATIONS = {"relu": F.relu, "gelu": F.gelu}  # F.gelu is the exact, erf-based GELU
 
@@ -22,8 +23,8 @@ class FeedForward(nn.Module):
         if activation not in ACTIVATIONS:
             raise ValueError(f"activation ({activation!r}) must be one of {ACTIVATIONS}")
         self.activation = activation
-        self.linear1 = nn.Linear(d_model, d_ff)
-        self.linear2 = nn.Linear(d_ff, d_model)
+        self.linear1 = Linear(d_model, d_ff)
+        self.linear2 = Linear(d_ff, d_model)
         self.dropout = nn.Dropout(dropout)
 
     def forward(self, x: Tensor) -> Tensor:
