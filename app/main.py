@@ -126,7 +126,7 @@ def model_controls() -> state.ModelChoice:
         "Model",
         list(state.MODEL_OPTIONS),
         captions=[
-            "all-MiniLM-L6-v2, real weights",
+            sidebar_models.radio_caption(),
             "random weights, your architecture",
             "small models trained on toy tasks",
         ],

@@ -54,7 +54,7 @@ def refusals(refused: list[FolderModel]) -> None:
         st.caption(f"In {state.md_escape(str(models_dir()), 200)}:")
         for model in refused:
             name = state.md_escape(model.name, 80)
-            st.markdown(f"**{name}** {state.md_escape(model.reason, 1000)}")
+            st.caption(f"**{name}** {state.md_escape(model.reason, 1000)}")
 
 
 def second_choice(first: state.ModelChoice, name: str) -> state.ModelChoice:
@@ -75,6 +75,12 @@ def second_choice(first: state.ModelChoice, name: str) -> state.ModelChoice:
         folder=name,
         stamp=entry.stamp,
     )
+
+
+def radio_caption() -> str:
+    """The Pretrained choice's caption: what it offers on this server."""
+    more = len(pretrained_names()) - 1
+    return "all-MiniLM-L6-v2, real weights" if not more else f"real weights: MiniLM + {more} more"
 
 
 def pretrained_names() -> list[str]:

@@ -95,7 +95,7 @@ def test_the_sidebar_lists_the_folder_with_architecture_lines_and_refusals(folde
     assert_clean(at)
     captions = [c.value for c in at.sidebar.caption]
     assert any("2 layers · 4 heads · d_model 32 ·" in c and "GELU" in c for c in captions)
-    refusals = "\n".join(m.value for m in at.sidebar.markdown).replace("\\", "")
+    refusals = "\n".join(m.value for m in at.sidebar.caption).replace("\\", "")
     assert "**old-pickle** holds only pytorch_model.bin, a pickle" in refusals
     assert "**a-gpt** is a gpt2 model" in refusals
     assert "**no-tokenizer** has no tokenizer.json" in refusals

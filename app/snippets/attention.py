@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.snippets import python_snippet
+from app.snippets.models import second_model_lines
 from app.state import ModelChoice
 
 
@@ -17,11 +18,14 @@ def attention_snippet(
     headmap: tuple[int, ...] | None = None,
     qk: bool | None = None,
     queries: list[int] | None = None,
+    second: ModelChoice | None = None,
+    cka: bool = False,
 ) -> str:
     """The Attention page's numbers: one head's map, the rollout and the head statistics; with
     ``compare`` (other sentence, query position in each), Compare's rows word by word; with
     ``headmap`` (the sentences it rests on) the Head map; with ``qk`` (joint_qk on or off)
-    Queries & keys; with ``queries`` (positions) several query tokens' rows summed."""
+    Queries & keys; with ``queries`` (positions) several query tokens' rows summed; with
+    ``second`` (a model) Two models, and with ``cka`` their similarity at every depth."""
     lines = [
         python_snippet(choice, sentences, attentions=True).rstrip("\n"),
         "",
@@ -94,4 +98,6 @@ def attention_snippet(
             "plane, _ = project(np.concatenate([q, k])[None], 'pca', 2)  # (1, 2n, 2)",
             "print(np.round(plane[0, :n], 3))  # the queries; plane[0, n:] the keys",
         ]
+    if second is not None:
+        lines += second_model_lines(second, cka=cka)
     return "\n".join(lines) + "\n"

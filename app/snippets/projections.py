@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.snippets import python_snippet
+from app.snippets.models import second_model_lines
 from app.state import ModelChoice
 
 
@@ -16,8 +17,11 @@ def projections_snippet(
     seed: int,
     perplexity: float | None,
     keep: int | None,
+    second: ModelChoice | None = None,
+    cka: bool = False,
 ) -> str:
-    """The Layer-by-layer page: real tokens at every depth, projected with analysis.project."""
+    """The Layer-by-layer page: real tokens at every depth, projected with analysis.project;
+    with ``second`` a second model's forward pass beside it (``cka``: and their similarity)."""
     lines = [
         python_snippet(choice, sentences).rstrip("\n"),
         "",
@@ -37,4 +41,6 @@ def projections_snippet(
     ]
     if method == "pca":
         lines.append("print(np.round(100 * ratios, 1))  # % of each depth's variance per axis")
+    if second is not None:
+        lines += second_model_lines(second, cka=cka)
     return "\n".join(lines) + "\n"

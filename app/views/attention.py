@@ -1,5 +1,6 @@
 """Attention: every head at a glance, one head in depth, token lines, rollout, head statistics,
-a map of every head, queries and keys in one plane, two sentences side by side, and exports."""
+a map of every head, queries and keys in one plane, two models or two sentences side by side,
+and exports."""
 
 from __future__ import annotations
 
@@ -18,11 +19,12 @@ from app.snippets.attention import attention_snippet
 from app.views.attention_compare import compare_view
 from app.views.attention_heads import head_map_view, queries_keys_view
 from app.views.attention_queries import several_queries
+from app.views.models_compare import two_models_view
 from encoder.analysis import head_statistics
 
 VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Head map", "Queries & keys"]
-VIEWS += ["Compare"]  # offered when there are two sentences or more
-WHOLE = ("Head statistics", "Head map", "Queries & keys")  # views of every token, as computed
+VIEWS += ["Two models", "Compare"]  # Compare: offered when there are two sentences or more
+WHOLE = ("Head statistics", "Head map", "Queries & keys", "Two models")  # every token, as computed
 LINE_MIN = 0.01  # token lines below this weight are not drawn
 RESIDUAL = attn.RESIDUAL  # rollout's weight of the residual connection
 
@@ -84,7 +86,7 @@ for key in ("token", "otoken", "lheads", "other", "queries", "hmcolour", "qkjoin
     if key in st.session_state:
         st.session_state[key] = st.session_state[key]
 
-# seven views do not fit one row at 1024 px: the View control wraps instead of scrolling
+# eight views do not fit one row at 1024 px: the View control wraps instead of scrolling
 st.html("<style>.st-key-view [data-testid='stButtonGroup'] > div { flex-wrap: wrap; }</style>")
 with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
     pick = ui.sentence_picker(texts)
@@ -321,6 +323,9 @@ elif view == "Head map":
 
 elif view == "Queries & keys":
     extras["qk"] = queries_keys_view(choice, texts, pick, layer, head, charts.labels(enc.tokens))
+
+elif view == "Two models":
+    extras["second"], extras["cka"] = two_models_view(choice, texts, layer, head)
 
 elif view == "Compare":
     qa, qb = compare_view(result, pick, other, layer, head, own_max, shown, summary)

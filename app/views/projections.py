@@ -9,6 +9,7 @@ from app.charts import projections as charts
 from app.charts.common import safe_label
 from app.compute import projections as proj
 from app.snippets.projections import projections_snippet
+from app.views import models_compare
 from encoder.analysis import cosine_matrix
 
 PRESETS = proj.PRESETS
@@ -17,6 +18,7 @@ MAX_COSINE = 96  # tokens in one readable cosine matrix
 MAX_TRACED = 8
 MARKS = {True: "numbers along a path are depths.", False: "rings mark the traced tokens."}
 COSINE_WIDTH = 520  # px: beside the projection on a projector, alone on a laptop
+PAIR_WIDTH = 680  # px: two models' projections side by side on a projector
 SCENE_WIDTH = 640  # px: a 3-D scene scales with its height, so a wider box stays empty
 AXES_HELP = {
     "shared": "**Shared axes**: one projection fitted on every depth's points together, so a "
@@ -84,8 +86,8 @@ def preset_bar(choice: state.ModelChoice) -> None:
         st.info(f"**What to look for.** {note}", icon=":material/visibility:")
 
 
-def view_controls() -> tuple[str, int, bool, str, bool]:
-    with st.container(horizontal=True, gap="medium"):
+def view_controls(choice: state.ModelChoice):
+    with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
         method = ui.segmented("Method", list(proj.METHODS), "method")
         dims = ui.segmented("View", ["2-D", "3-D"], "dims")
         axes = ui.segmented("Axes", ["shared", "per layer"], "axes")
@@ -93,8 +95,9 @@ def view_controls() -> tuple[str, int, bool, str, bool]:
         labels = st.toggle(
             "Token labels", value=True, key=state.linked("labels"), bind="query-params"
         )
+        second = models_compare.second_model(choice, label="Beside it, a second model")
     st.caption(AXES_HELP[axes])
-    return method, 3 if dims == "3-D" else 2, axes == "shared", colour, labels
+    return method, 3 if dims == "3-D" else 2, axes == "shared", colour, labels, second
 
 
 def tsne_settings(fit: int, fits: int) -> tuple[str, int, float | None]:
@@ -151,7 +154,7 @@ preset_bar(choice)
 texts = ui.sentences()
 fwd = ui.encode(choice, texts)
 depths = fwd.config.n_layers + 1
-method, k, shared, colour, labels = view_controls()
+method, k, shared, colour, labels, second = view_controls(choice)
 
 lengths = fwd.attention_mask.sum(axis=1).astype(int).tolist()
 keep = proj.token_budget(lengths, depths, proj.MAX_POINTS[method])
@@ -224,25 +227,16 @@ if labels and n > MAX_LABELS:
     st.caption(f"Token labels are off: {n} tokens per depth would overlap. Hover a point instead.")
     labels = False
 
-figure = charts.projection_figure(
-    coords,
-    ratios,
-    depth,
-    sentence=pts.sentence,
-    position=pts.position,
-    tokens=pts.tokens,
-    words=pts.words,
-    special=pts.special,
-    colour_by=colour,
-    traced=[options.index(t) for t in traced],
-    labels=labels,
-    method=used,
-    shared=shared,
-    sentence_names=ui.picker_labels(texts),
-)
+look = dict(colour_by=colour, labels=labels, method=used, shared=shared)
+width = PAIR_WIDTH if second is not None else 860 if k == 2 else SCENE_WIDTH
 with st.container(horizontal=True, gap="large"):
-    with st.container(width=860 if k == 2 else SCENE_WIDTH):
-        ui.plotly_chart(figure, key="projection", theme=None)
+    with st.container(width=width):
+        if second is not None:
+            st.markdown(f"**{state.md_escape(choice.name, 80)}**")
+        models_compare.projection_chart(
+            pts, coords, ratios, depth, texts=texts, key="projection",
+            traced=[options.index(t) for t in traced], **look,
+        )  # fmt: skip
         if ratios is not None:
             shown = " + ".join(f"{100 * r:.1f}%" for r in ratios[depth])
             st.caption(
@@ -255,41 +249,54 @@ with st.container(horizontal=True, gap="large"):
                 "t-SNE keeps neighbours, not distances: it has no explained variance, and the "
                 f"gaps between clusters mean little. Diamonds are [CLS] and [SEP]; {MARKS[shared]}"
             )
-    with st.container(width=COSINE_WIDTH):
-        sel = list(range(n))
-        if n > MAX_COSINE and len(texts) > 1:
-            st.caption(f"{n} tokens are too many for one readable matrix: pick a sentence.")
-            pick = ui.sentence_picker(texts, label="Sentence for the cosine matrix")
-            sel = [i for i in sel if pts.sentence[i] == pick]
-        sim = cosine_matrix(pts.hidden[depth][sel])
-        names = [options[i] for i in sel] if len(texts) > 1 else [options[i][2:] for i in sel]
-        title = f"Token-token cosine at depth {depth}"
-        ticks = [safe_label(x) for x in names]
-        ui.plotly_chart(
-            charts.cosine_figure(sim, ticks, title, COSINE_WIDTH),
-            key="cosine",
-            theme=None,
-        )
-        fit = charts.cosine_layout(ticks, COSINE_WIDTH)
-        if fit["every"] > 1:
-            st.caption(
-                f"{len(ticks)} columns are too narrow to name each one: one in {fit['every']} is "
-                "labelled (the rows name them all). Hover a cell for its tokens and cosine."
-            )
-        elif not fit["values"]:
-            st.caption("The cells are too small to print their cosine: hover a cell for it.")
-        mean_cos, mean_norm = proj.depth_profile(pts.hidden)
-        visible = None if ratios is None else ratios.sum(axis=1)
-        ui.plotly_chart(
-            charts.depth_profile_figure(mean_cos, mean_norm, visible, depth),
-            key="profile",
-            theme=None,
-        )
+    right = st.container(width=PAIR_WIDTH if second is not None else COSINE_WIDTH)
+cosine_slot, cka_shown = right, False
+if second is not None:
+    with right:
+        st.markdown(f"**{state.md_escape(second.name, 80)}**")
+        models_compare.projection_beside(
+            second, texts, depth=depth, depths=depths, traced=traced,
+            fit=(used, k, shared, seed, perplexity), **look,
+        )  # fmt: skip
+    with st.container(horizontal=True, gap="large"):
+        with st.container(width=PAIR_WIDTH):
+            cka_shown = models_compare.similarity(choice, second, texts)
+        cosine_slot = st.container(width=COSINE_WIDTH)
+with cosine_slot:
+    sel = list(range(n))
+    if n > MAX_COSINE and len(texts) > 1:
+        st.caption(f"{n} tokens are too many for one readable matrix: pick a sentence.")
+        pick = ui.sentence_picker(texts, label="Sentence for the cosine matrix")
+        sel = [i for i in sel if pts.sentence[i] == pick]
+    sim = cosine_matrix(pts.hidden[depth][sel])
+    names = [options[i] for i in sel] if len(texts) > 1 else [options[i][2:] for i in sel]
+    title = f"Token-token cosine at depth {depth}"
+    ticks = [safe_label(x) for x in names]
+    ui.plotly_chart(
+        charts.cosine_figure(sim, ticks, title, COSINE_WIDTH),
+        key="cosine",
+        theme=None,
+    )
+    fit = charts.cosine_layout(ticks, COSINE_WIDTH)
+    if fit["every"] > 1:
         st.caption(
-            "Mean cosine over every pair of distinct tokens, and the mean vector length, at each "
-            "depth. In BERT-style models the cosine rises with depth (anisotropy): the vectors "
-            "crowd into a narrow cone, so a high cosine alone says little."
+            f"{len(ticks)} columns are too narrow to name each one: one in {fit['every']} is "
+            "labelled (the rows name them all). Hover a cell for its tokens and cosine."
         )
+    elif not fit["values"]:
+        st.caption("The cells are too small to print their cosine: hover a cell for it.")
+    mean_cos, mean_norm = proj.depth_profile(pts.hidden)
+    visible = None if ratios is None else ratios.sum(axis=1)
+    ui.plotly_chart(
+        charts.depth_profile_figure(mean_cos, mean_norm, visible, depth),
+        key="profile",
+        theme=None,
+    )
+    st.caption(
+        "Mean cosine over every pair of distinct tokens, and the mean vector length, at each "
+        "depth. In BERT-style models the cosine rises with depth (anisotropy): the vectors "
+        "crowd into a narrow cone, so a high cosine alone says little."
+    )
 
 table = proj.coordinates_table(pts, coords, used, shared)
 ui.download(
@@ -309,5 +316,7 @@ ui.snippet(
         seed=seed,
         perplexity=perplexity,
         keep=keep,
+        second=second,
+        cka=cka_shown,
     )
 )
