@@ -25,7 +25,12 @@ from .tokenizer import default_tokenizer as default_tokenizer  # the shipped voc
 
 MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 FILES = ("config.json", "model.safetensors", "tokenizer.json")
-_IGNORED = re.compile(r"^(pooler\..*|embeddings\.position_ids)$")  # not part of the encoder
+# not part of the encoder: the pooler, a saved buffer, and the task heads of fine-tuned models
+# (BertForSequenceClassification's classifier, BertForMaskedLM's cls, BertForQuestionAnswering's
+# qa_outputs): their encoder is what is loaded
+_IGNORED = re.compile(
+    r"^(pooler\..*|embeddings\.position_ids|classifier\..*|cls\..*|qa_outputs\..*)$"
+)
 _ACTIVATIONS = {"gelu": "gelu", "relu": "relu"}  # HF "gelu" is the exact erf GELU
 
 

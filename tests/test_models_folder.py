@@ -250,9 +250,9 @@ BAD_WEIGHTS = {
         f"tensor '{LAYER}output.dense.weight' has shape (32, 16), config.json implies (16, 32)",
     ),
     "missing": (lambda t: t.pop(f"{LAYER}output.dense.bias"), f"missing tensor '{LAYER}output"),
-    "task head": (
-        lambda t: t.update({"classifier.weight": torch.zeros(2, 16)}),
-        "unexpected tensor(s) ['classifier.weight']",
+    "unknown tensor": (
+        lambda t: t.update({"adapter.weight": torch.zeros(2, 16)}),
+        "unexpected tensor(s) ['adapter.weight']",
     ),
 }
 

@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import compute, state
 from tests.bert_folders import save_bert
-from tests.test_app import MAIN, assert_clean, plotly_specs
+from tests.test_app import MAIN, array, assert_clean, plotly_specs
 
 transformers = pytest.importorskip("transformers")
 
@@ -109,8 +109,6 @@ def test_encode_on_a_folder_model_equals_bertmodel_and_names_it(folder):
     assert at.caption[0].value.startswith(f"Pretrained: {TINY} · d_model 32 · 4 heads · 2 layers")
     (fig,) = plotly_specs(at)
     want, mask = bert_hidden(models[TINY], one)
-    from tests.test_app import array
-
     z = array(fig["data"][0]["z"])
     n = int(mask[0].sum())
     np.testing.assert_allclose(z, want[0, :n], atol=1e-5)
@@ -148,3 +146,27 @@ def test_the_link_names_the_folder_model(folder):
     assert state.share_query.__name__  # the Share popover rebuilds the link from the session
     shared = [c.value for c in at.sidebar.code]
     assert any(f"pretrained={TINY}" in c for c in shared), shared
+
+
+def test_a_fine_tuned_classifier_shows_its_encoder(folder, tmp_path):
+    """A BertForSequenceClassification folder (bert.* and classifier.* tensors): listed, and
+    the Encode page's vectors are its .bert's (the task head is left out, not refused)."""
+    root, _ = folder
+    config = transformers.BertConfig(
+        vocab_size=30522, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+        intermediate_size=32, max_position_embeddings=64, num_labels=3,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = transformers.BertForSequenceClassification(config).eval()
+    model.save_pretrained(root / "classifier", safe_serialization=True)
+    shutil.copy(root / TINY / "tokenizer.json", root / "classifier" / "tokenizer.json")
+    compute.folder_models.clear()
+    try:
+        at = page("home", pretrained="classifier", text="A man is playing a guitar.")
+        (fig,) = plotly_specs(at)
+        want, _ = bert_hidden(model.bert, ["A man is playing a guitar."])
+
+        np.testing.assert_allclose(array(fig["data"][0]["z"]), want[0], atol=1e-5)
+    finally:
+        shutil.rmtree(root / "classifier")
+        compute.folder_models.clear()
