@@ -250,3 +250,28 @@ def test_progress_counts_layers_by_their_work():
         model(ids)
     assert work.done == pytest.approx(total)
     assert work.text(0.1) == "Testing: 100% · under a second left"
+
+
+def test_background_lowers_this_threads_priority_and_puts_it_back():
+    """A training chunk runs at a lower CPU priority (its own thread's nice value), so other
+    sessions' pages get the cores first; only the calling thread changes."""
+    import os
+
+    main = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    seen = {}
+
+    def chunk():
+        tid = threading.get_native_id()
+        seen["before"] = os.getpriority(os.PRIO_PROCESS, tid)
+        with limiter.background():
+            seen["in"] = os.getpriority(os.PRIO_PROCESS, tid)
+            seen["main"] = os.getpriority(os.PRIO_PROCESS, os.getpid())
+        seen["after"] = os.getpriority(os.PRIO_PROCESS, tid)
+
+    worker = threading.Thread(target=chunk)
+    worker.start()
+    worker.join()
+    assert seen["in"] == min(seen["before"] + limiter.BACKGROUND_NICE, 19)
+    assert seen["main"] == main  # the server's other threads keep their priority
+    if os.geteuid() == 0:  # putting it back needs the right to raise a priority
+        assert seen["after"] == seen["before"]

@@ -270,3 +270,25 @@ def start_trimmer() -> None:
         if _TRIM is not None and not _TRIMMERS[0].is_alive():
             with contextlib.suppress(RuntimeError):  # started already
                 _TRIMMERS[0].start()
+
+
+BACKGROUND_NICE = 10  # how much lower a training thread's CPU priority is than the server's
+
+
+@contextlib.contextmanager
+def background():
+    """Run the block with this thread at a lower CPU priority (Linux gives each thread its own
+    nice value): while one session trains, the other sessions' pages and the server's own
+    threads get the cores first. The priority is put back after, where the system lets it."""
+    tid = threading.get_native_id()
+    try:
+        before = os.getpriority(os.PRIO_PROCESS, tid)
+        os.setpriority(os.PRIO_PROCESS, tid, min(before + BACKGROUND_NICE, 19))
+    except (OSError, AttributeError):  # not Linux, or not allowed: train at the usual priority
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):  # raising it back needs CAP_SYS_NICE or RLIMIT_NICE
+            os.setpriority(os.PRIO_PROCESS, tid, before)

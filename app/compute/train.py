@@ -15,6 +15,7 @@ import numpy as np
 import streamlit as st
 
 from app import compute, state
+from app.compute import limiter
 from encoder import checkpoint
 from encoder.tasks import TASKS, Task, TaskTokenizer, get_task
 from encoder.train import Point, Settings, Trainer, best_head, evaluate, ideal_match
@@ -82,10 +83,12 @@ class Job:
             self._snapshot()
             self.next_snapshot = FIRST_SNAPSHOT
         more = len(self.snapshots) < MAX_SNAPSHOTS - 1  # the last one is kept for the end
-        # stop exactly at the next snapshot's step: the same run gives the same snapshots
-        self.trainer.run(
-            seconds=seconds, steps=self.next_snapshot - self.trainer.steps if more else None
-        )
+        # stop exactly at the next snapshot's step: the same run gives the same snapshots; at a
+        # lower CPU priority, so other sessions' pages come first
+        with limiter.background():
+            self.trainer.run(
+                seconds=seconds, steps=self.next_snapshot - self.trainer.steps if more else None
+            )
         if more and self.trainer.steps == self.next_snapshot:
             self._snapshot()
             self.next_snapshot *= 2
@@ -116,12 +119,8 @@ class Job:
             t.evaluate()
         self._snapshot()
         self.status = "done" if t.done else "stopped"
-        if how is None:
-            how = (
-                f"reached {t.settings.target:.0%}"
-                if t.reached
-                else ("stopped by the budget" if t.done else "stopped")
-            )
+        done = "stopped by the budget" if t.done else "stopped"
+        how = how or (f"reached {t.settings.target:.0%}" if t.reached else done)
         weights = checkpoint.to_bytes(t.model, self.task, training_record(t))
         self.result = Result(
             name=f"{self.task.name} · yours",
