@@ -3,12 +3,15 @@ tests (transformers writes them, as save_pretrained does for a real checkpoint).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 import torch
 
+from encoder.models_folder import ENV_FOLDER as ENV
 from encoder.pretrained import minilm_dir
 
 # name -> (BertConfig settings, pooler): GELU and ReLU, with and without a pooler, 1 to 4
@@ -49,3 +52,22 @@ def save_bert(folder: Path, settings: dict, pooler: bool = True, seed: int = 0, 
         tok["normalizer"]["lowercase"] = False
         (folder / "tokenizer.json").write_text(json.dumps(tok))
     return model.eval()
+
+
+@contextlib.contextmanager
+def app_models_folder(root: Path):
+    """Inside the block the app reads its models folder from ``root`` (the setting, and the
+    listing's cache cleared on the way in and out)."""
+    from app import compute
+
+    before = os.environ.get(ENV)
+    os.environ[ENV] = str(root)
+    compute.folder_models.clear()
+    try:
+        yield root
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+        compute.folder_models.clear()

@@ -6,7 +6,6 @@ holding no more than its byte budget."""
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ from app.compute.models import cka_matrix, first_difference
 from encoder.analysis import linear_cka
 from encoder.pretrained import load_minilm, minilm_dir
 from encoder.tokenizer import Tokenizer
-from tests.bert_folders import save_bert
+from tests.bert_folders import app_models_folder, save_bert
 from tests.test_app import MAIN, array, assert_clean
 
 transformers = pytest.importorskip("transformers")
@@ -36,12 +35,8 @@ def folder(tmp_path_factory):
         CASED: save_bert(root / CASED, {**small, "num_hidden_layers": 1}, cased=True),
         THIRD: save_bert(root / THIRD, {**small, "num_hidden_layers": 3}, seed=2),
     }
-    before = os.environ.get("ENCODER_EXPLORER_MODELS")
-    os.environ["ENCODER_EXPLORER_MODELS"] = str(root)
-    compute.folder_models.clear()
-    yield root, models
-    os.environ["ENCODER_EXPLORER_MODELS"] = before or ""
-    compute.folder_models.clear()
+    with app_models_folder(root):
+        yield root, models
 
 
 def page(path: str, **params: str) -> AppTest:

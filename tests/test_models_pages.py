@@ -4,7 +4,6 @@ page on a folder model, its link and snippet, and the refusals in words beside e
 from __future__ import annotations
 
 import json
-import os
 import shutil
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from app import compute, state
-from tests.bert_folders import save_bert
+from tests.bert_folders import app_models_folder, save_bert
 from tests.test_app import MAIN, array, assert_clean, plotly_specs
 
 transformers = pytest.importorskip("transformers")
@@ -58,12 +57,8 @@ def folder(tmp_path_factory):
     no_tok = root / "no-tokenizer"
     shutil.copytree(root / TINY, no_tok)
     (no_tok / "tokenizer.json").unlink()
-    before = os.environ.get("ENCODER_EXPLORER_MODELS")
-    os.environ["ENCODER_EXPLORER_MODELS"] = str(root)
-    compute.folder_models.clear()
-    yield root, models
-    os.environ["ENCODER_EXPLORER_MODELS"] = before or ""
-    compute.folder_models.clear()
+    with app_models_folder(root):
+        yield root, models
 
 
 def page(path: str, **params: str) -> AppTest:
