@@ -165,3 +165,18 @@ def test_a_fine_tuned_classifier_shows_its_encoder(folder, tmp_path):
     finally:
         shutil.rmtree(root / "classifier")
         compute.folder_models.clear()
+
+
+@pytest.mark.parametrize("name", [state.MINILM, "none"])
+def test_a_folder_named_like_the_apps_own_choices_is_refused(folder, name):
+    root, _ = folder
+    shutil.copytree(root / TINY, root / name)
+    compute.folder_models.clear()
+    try:
+        at = page("home")
+        assert at.selectbox(key="pretrained").options == [state.MINILM, TINY, RELU]
+        refusals = " ".join(c.value for c in at.sidebar.caption).replace("\\", "")
+        assert f"**{name}** has a name the app keeps for itself: rename the folder" in refusals
+    finally:
+        shutil.rmtree(root / name)
+        compute.folder_models.clear()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import gc
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import streamlit as st
@@ -18,7 +18,7 @@ import torch
 
 from app.compute import limiter
 from app.compute.cache import MB, byte_budget
-from app.state import PRETRAINED, TRAINED, ModelChoice
+from app.state import MINILM, PRETRAINED, TRAINED, ModelChoice
 from encoder import Encoder, EncoderConfig, checkpoint, models_folder
 from encoder.pretrained import load_bert, load_minilm
 from encoder.summary import parameter_counts
@@ -126,7 +126,13 @@ def folder_models() -> tuple[tuple[models_folder.FolderModel, ...], str]:
         found = models_folder.discover(models_folder.models_dir())
     except ValueError as err:  # ENCODER_EXPLORER_MODEL_MB is not a number
         return (), f"The server's models folder is not read: {err}."
-    return tuple(found), ""
+    taken = {MINILM.casefold(), "none"}  # the shipped model's name, and "no second model"
+    return tuple(
+        replace(m, ok=False, reason="has a name the app keeps for itself: rename the folder")
+        if m.ok and m.name.casefold() in taken
+        else m
+        for m in found
+    ), ""
 
 
 def folder_entry(name: str) -> models_folder.FolderModel:
