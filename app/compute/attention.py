@@ -22,6 +22,7 @@ import torch
 
 from app import compute
 from app.compute.cache import MB, byte_budget
+from app.compute.threads import one_blas_thread
 from app.state import ModelChoice
 from encoder import EncoderConfig
 from encoder.analysis import (
@@ -286,11 +287,10 @@ def head_map_of(choice: ModelChoice, sentences: tuple[str, ...]) -> HeadMap:
         # the same map without scikit-learn's checks of each SMACOF step's input, in one BLAS
         # thread (two fight over a 72×72 eigh on a busy machine): 55-60 ms -> ~17 ms
         from sklearn import config_context  # slow to import: only here, as encoder.heads
-        from threadpoolctl import threadpool_limits
 
         with (
             config_context(assume_finite=True, skip_parameter_validation=True),
-            threadpool_limits(limits=1),
+            one_blas_thread(),
         ):
             xy = head_map(distances, seed=0)
     rows = [a.shape[-1] for a in atts]

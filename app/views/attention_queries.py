@@ -15,21 +15,33 @@ KEY = "queries"
 
 
 def pick_queries(tokens: list[str]) -> list[int]:
-    """The multiselect of query tokens (in the link as ``queries``); their indices, in the
-    sentence's order. Tokens no longer in the sentence are dropped first."""
+    """The multiselect of query tokens (in the link as ``queries``), in a popover that says how
+    many are picked; their indices, in the sentence's order. Tokens no longer in the sentence
+    are dropped first."""
     chosen = st.session_state.get(KEY)
     if isinstance(chosen, list) and any(t not in tokens for t in chosen):
         st.session_state[KEY] = [t for t in chosen if t in tokens]
-    picked = st.multiselect(
-        "Several query tokens: their rows summed",
-        tokens,
-        default=[],
-        key=state.linked(KEY),
-        bind="query-params",
-        placeholder="Pick query tokens to add up their attention",
-        help="Adds up the rows of the tokens picked (a phrase, a name in pieces): the weight "
-        "they take together from each key, and the mean (the sum divided by how many).",
-    )
+    before = st.session_state.get(KEY) if KEY in st.session_state else st.query_params.get_all(KEY)
+    count = len([t for t in before if t in tokens])
+    # in a popover, drawn only while it is open: a multiselect on the page re-renders with
+    # every new sentence (its options), the last element to settle (~30 ms at 20 tokens)
+    with st.popover(
+        f"Several query tokens ({count} picked)" if count else "Several query tokens",
+        icon=":material/add_circle:",
+        key="queries_box",
+        help="Add up the attention of several query tokens (a phrase, a name in pieces).",
+    ):
+        picked = st.multiselect(
+            "Several query tokens: their rows summed",
+            tokens,
+            default=[],
+            key=state.linked(KEY),
+            bind="query-params",
+            placeholder="Pick query tokens to add up their attention",
+            help="Adds up the rows of the tokens picked (a phrase, a name in pieces): the "
+            "weight they take together from each key, and the mean (the sum divided by how "
+            "many).",
+        )
     return sorted(tokens.index(t) for t in picked)
 
 
