@@ -9,9 +9,12 @@ in alternation (blank, ours, blank, ours, ...) so both see the same noise on a s
   too) typed into the sidebar and submitted; bench/app_latency.py's SETTLE probe: from the
   Ctrl+Enter keydown to the last DOM change before QUIET ms of calm, once the script is idle and
   the page's snippet names the new sentence.
-- open: a view that does not show the sentence (Positions' tables, Train, Lessons) is timed as
-  it opens: from navigation start to the last DOM change before QUIET ms of calm, once the
-  script is idle and the page shows its content. The blank page is opened the same way.
+- click: a view that does not show the sentence (Positions' tables) is timed as a student
+  reaches it: in a loaded page, from the click on its option to the last DOM change before
+  QUIET ms of calm, once the script is idle (against the blank page's 20-token submits).
+- open: Train and Lessons as they open: from navigation start to the last DOM change before
+  QUIET ms of calm, once the script is idle and the page shows its content. The blank page is
+  opened the same way (a fresh session each time, on a warm server).
 Cold start (server start to the first page drawn, bench/app_latency.py's start-to-render) is
 the last row. The blank reference of a row is the median of all the blank page's samples of
 its kind and length in the run (steadier than the row's own rounds, shown in brackets).
@@ -38,6 +41,7 @@ from bench.app_latency import (  # noqa: E402
     HEIGHT,
     OURS,
     QUIET,
+    SETTLE,
     TIMEOUT,
     bench_start,
     fmt,
@@ -57,13 +61,15 @@ class View:
     name: str  # "Page / view"
     path: str  # the page's address ("" = Encode, the default page)
     params: dict = field(default_factory=dict)  # the view's link parameters
-    kind: str = "submit"  # or "open"
+    kind: str = "submit"  # or "open", or "click"
+    click: tuple[str, str] = ("", "")  # click: the control (its key) and the option clicked
 
 
 def attention(view: str, **extra) -> dict:
     return {"view": view, **extra}
 
 
+POSITIONS = ["Curves", "Table", "Similarity", "Rotation", "Sizes", "Learned vs fixed"]
 VIEWS = [
     View("Encode", ""),
     *(
@@ -80,8 +86,8 @@ VIEWS = [
         attention("Token lines", queries=["1 · sentence", "2 · about"]),
     ),
     *(
-        View(f"Positions / {v}", "positions", {"pe_view": v}, "open")
-        for v in ("Curves", "Table", "Similarity", "Rotation", "Sizes", "Learned vs fixed")
+        View(f"Positions / {v}", "positions", {"pe_view": back}, "click", ("pe_view", v))
+        for v, back in zip(POSITIONS, ["Table", *POSITIONS[:-1]], strict=True)
     ),
     View("Positions / Order test", "positions", {"pe_view": "Order test"}),
     View("Layer by layer / PCA 2-D", "layer-by-layer"),
@@ -191,13 +197,13 @@ def timeline(browser, args, url: str, view: View, n: int) -> list[str]:
     """One submit of a fresh sentence on the view, after a warm one: per element, the first and
     last DOM change (ms after the keydown) and how many, in the order of the last change."""
     page = new_page(browser, args.width)
-    page.goto(link(url, view, f"{sentence_of(n, 7000)[0]}\n{SHORT}"))
+    page.goto(link(url, view, f"{sentence_of(n, 1)[0]}\n{SHORT}"))
     wait_idle(page, TIMEOUT)
     page.locator(ATTENTION_WATCH).first.wait_for(state="visible", timeout=TIMEOUT)
-    text, marker = sentence_of(n, 7001)
+    text, marker = sentence_of(n, 2)
     settled_ms(page, OURS, f"{text}\n{SHORT}", marker, ATTENTION_WATCH)  # warm
     page.evaluate(TIMELINE)
-    text, marker = sentence_of(n, 7002)
+    text, marker = sentence_of(n, 3)
     total = settled_ms(page, OURS, f"{text}\n{SHORT}", marker, ATTENTION_WATCH)
     log = page.evaluate("() => window.__timeline.log")
     page.context.close()
@@ -209,6 +215,40 @@ def timeline(browser, args, url: str, view: View, n: int) -> list[str]:
     lines = [f"{view.name} at {n} tokens: settled {total:.0f} ms"]
     lines += [f"  {a:7.0f} {b:7.0f} {c:5d}  {what}" for what, (a, b, c) in rows]
     return lines
+
+
+# SETTLE, its clock started by a click instead of the Enter key; no text to wait for
+CLICKED = SETTLE.replace("'keydown', (e) =>", "'click', (e) =>")
+CLICKED = CLICKED.replace("e.key === 'Enter' && ", "")
+
+
+def clicked_ms(page, key: str, option: str) -> float:
+    """Click ``option`` of the control ``key``; ms from the click to settled."""
+    page.evaluate(CLICKED, ["", "[data-testid='stMain']", QUIET])
+    page.locator(f".st-key-{key}").get_by_role("radio", name=option, exact=True).click()
+    page.wait_for_function("() => window.__bench.done !== null", timeout=TIMEOUT, polling=100)
+    return page.evaluate("() => window.__bench.done - window.__bench.t0")
+
+
+def bench_click(browser, args, url: str, blank, view: View, counter: list) -> dict:
+    """A view reached by clicking its option in a loaded page (from the link's view, clicked
+    back between rounds), against the blank page's submit, in turn."""
+    ours = new_page(browser, args.width)
+    ours.goto(link(url, view))
+    wait_idle(ours, TIMEOUT)
+    key, option = view.click
+    samples: dict[str, list[float]] = {"blank": [], "ours": []}
+    for r in range(args.warmup + args.repeat):
+        counter[0] += 1
+        text, marker = sentence_of(20, counter[0])
+        b_ms = settled_ms(blank, BLANK, text, marker, BLANK.watch)
+        o_ms = clicked_ms(ours, key, option)
+        clicked_ms(ours, key, view.params[key])  # back, unmeasured
+        if r >= args.warmup:
+            samples["blank"].append(b_ms)
+            samples["ours"].append(o_ms)
+    ours.context.close()
+    return samples
 
 
 def bench_open(browser, args, url: str, blank_url: str, view: View) -> dict:
@@ -239,9 +279,11 @@ def run(browser, args, views: list[View]) -> list[tuple[View, int | None, dict]]
         wait_idle(warm, TIMEOUT)
         warm.context.close()
         for view in views:
-            for n in [None] if view.kind == "open" else args.tokens:
+            for n in args.tokens if view.kind == "submit" else [None]:
                 try:
-                    if n is None:
+                    if view.kind == "click":
+                        samples = bench_click(browser, args, url, blank, view, counter)
+                    elif n is None:
                         samples = bench_open(browser, args, url, blank_url, view)
                     else:
                         samples = bench_submit(browser, args, url, blank, view, n, counter)
@@ -249,27 +291,30 @@ def run(browser, args, views: list[View]) -> list[tuple[View, int | None, dict]]
                     samples = {"blank": [], "ours": [], "error": str(err).splitlines()[0]}
                 out.append((view, n, samples))
                 ours = statistics.median(samples["ours"]) if samples["ours"] else float("nan")
-                print(f"  {view.name} at {n or 'open'}: {ours:.0f} ms {samples.get('error', '')}",
-                      file=sys.stderr, flush=True)  # fmt: skip
+                error = samples.get("error", "")
+                print(f"  {view.name} at {n or view.kind}: {ours:.0f} ms {error}", file=sys.stderr)
         blank.context.close()
     return out
 
 
 def table(results: list[tuple[View, int | None, dict]], start: dict | None) -> list[str]:
-    pools: dict[int | None, list[float]] = {}
-    for _, n, samples in results:
-        pools.setdefault(n, []).extend(samples["blank"])
+    def pool(view: View, n: int | None):  # click rounds time blank submits of 20 tokens
+        return "open" if view.kind == "open" else n or 20
+
+    pools: dict[int | str, list[float]] = {}
+    for view, n, samples in results:
+        pools.setdefault(pool(view, n), []).extend(samples["blank"])
     head = f"| {'view':<32} | tokens | ms | blank ms | ratio | goal | | samples (ours) |"
     lines = [head, "|---|---:|---:|---:|---:|---:|---|---|"]
     for view, n, samples in results:
         if not samples["ours"]:
-            lines.append(f"| {view.name:<32} | {n or 'open':>6} | failed: {samples['error']} |")
+            lines.append(f"| {view.name:<32} | {n or view.kind:>6} | failed: {samples['error']} |")
             continue
-        blank = statistics.median(pools[n])
+        blank = statistics.median(pools[pool(view, n)])
         ours = statistics.median(samples["ours"])
         own = statistics.median(samples["blank"])
         goal = GOAL_OPEN if n is None else GOALS.get(n, GOALS[max(GOALS)])
-        lines.append(verdict(view.name, "open" if n is None else str(n), ours, blank, own, goal,
+        lines.append(verdict(view.name, str(n or view.kind), ours, blank, own, goal,
                              samples["ours"]))  # fmt: skip
     if start:
         ours, blank = statistics.median(start["ours"]), statistics.median(start["blank"])
