@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -61,10 +62,12 @@ def fitted_columns(frame: pd.DataFrame) -> dict:
 def batch_grid(view: str):
     """Every sentence of the padded batch, one row each: tokens, ids or the mask as numbers."""
     # st.table reads Markdown: tokens are user text, so escape them
-    grid = ce.batch_cells(fwd, view, label=state.md_escape)
-    mask = pd.DataFrame(fwd.attention_mask, index=grid.index, columns=grid.columns)
-    special = ce.special_cells(fwd)
-    styles = mask.map(lambda m: "" if m else PAD_STYLE).where(~special, SPECIAL_STYLE)
+    # object cells, not pandas' Arrow strings: Streamlit writes the Styler's display values
+    # back column by column, slower into Arrow strings (128 tokens: ~33 -> ~29 ms of CPU)
+    grid = ce.batch_cells(fwd, view, label=state.md_escape).astype(object)
+    special = ce.special_cells(fwd).to_numpy(dtype=bool)
+    cells = np.where(special, SPECIAL_STYLE, np.where(fwd.attention_mask == 1, "", PAD_STYLE))
+    styles = pd.DataFrame(cells, index=grid.index, columns=grid.columns)  # one array, no map
     return grid.style.apply(lambda _: styles, axis=None)
 
 
