@@ -272,7 +272,10 @@ def start_trimmer() -> None:
                 _TRIMMERS[0].start()
 
 
-BACKGROUND_NICE = 10  # how much lower a training thread's CPU priority is than the server's
+# how much lower a training thread's CPU priority is than the server's: the setting
+# ENCODER_EXPLORER_TRAIN_NICE, 0 (the same) to 19; 10 when unset or not a whole number
+_NICE = os.environ.get("ENCODER_EXPLORER_TRAIN_NICE", "").strip()
+BACKGROUND_NICE = min(int(_NICE), 19) if _NICE.isascii() and _NICE.isdigit() else 10
 
 
 @contextlib.contextmanager
