@@ -133,6 +133,7 @@ def worst_entries() -> dict[str, tuple[int, str]]:
             6 * square + 13 * S * D * f4 + S * F * f4 + 2 * H * S * 8,
             f"6 x ({H}, {S}, {S}) + 13 x ({S}, {D}) + ({S}, {F})",
         ),
+        "app.compute.models.similarity": ((L + 1) ** 2 * 8, f"({L + 1}, {L + 1}) CKA floats"),
         "app.compute.projections.projection": (
             max(projections.MAX_POINTS.values()) * 3 * 8 + (L + 1) * 3 * 8,
             "<= 4096 points x 3 coordinates",
