@@ -24,6 +24,7 @@ Goals (issue 23): <= 2x blank at 20 tokens, <= 3x at 128 tokens, cold start <= 3
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import statistics
 import sys
@@ -139,23 +140,30 @@ def link(url: str, view: View, text: str | None = None) -> str:
     return f"{url}/{view.path}" + (f"?{query}" if query else "")
 
 
-def bench_submit(browser, args, url: str, blank, view: View, n: int, counter: list) -> dict:
-    """One view at n tokens: its link opened once, then fresh sentences, blank and ours in turn."""
-    ours = new_page(browser, args.width)
-    counter[0] += 1
-    ours.goto(link(url, view, f"{sentence_of(n, 9000 + counter[0])[0]}\n{SHORT}"))
-    wait_idle(ours, TIMEOUT)
-    ours.locator(ATTENTION_WATCH).first.wait_for(state="visible", timeout=TIMEOUT)
-    samples: dict[str, list[float]] = {"blank": [], "ours": []}
+def bench_submit(browser, args, urls: list, blank, view: View, n: int, counter: list) -> dict:
+    """One view at n tokens: its link opened once in each app (ours, and --before's), then
+    fresh sentences, blank and each app in turn."""
+    pages = []
+    for url in urls:
+        page = new_page(browser, args.width)
+        counter[0] += 1
+        page.goto(link(url, view, f"{sentence_of(n, 9000 + counter[0])[0]}\n{SHORT}"))
+        wait_idle(page, TIMEOUT)
+        page.locator(ATTENTION_WATCH).first.wait_for(state="visible", timeout=TIMEOUT)
+        pages.append(page)
+    names = ["ours", "before"][: len(pages)]
+    samples: dict[str, list[float]] = {"blank": []} | {name: [] for name in names}
     for r in range(args.warmup + args.repeat):
         counter[0] += 1
         text, marker = sentence_of(n, counter[0])
-        b_ms = settled_ms(blank, BLANK, text, marker, BLANK.watch)
-        o_ms = settled_ms(ours, OURS, f"{text}\n{SHORT}", marker, ATTENTION_WATCH)
+        times = {"blank": settled_ms(blank, BLANK, text, marker, BLANK.watch)}
+        for name, page in zip(names, pages, strict=True):
+            times[name] = settled_ms(page, OURS, f"{text}\n{SHORT}", marker, ATTENTION_WATCH)
         if r >= args.warmup:
-            samples["blank"].append(b_ms)
-            samples["ours"].append(o_ms)
-    ours.context.close()
+            for name, ms in times.items():
+                samples[name].append(ms)
+    for page in pages:
+        page.context.close()
     return samples
 
 
@@ -270,7 +278,10 @@ def run(browser, args, views: list[View]) -> list[tuple[View, int | None, dict]]
     """(view, tokens or None for an opened view, samples) for every view and length asked."""
     out = []
     counter = [0]
-    with streamlit_server(BLANK.script) as blank_url, streamlit_server(args.script) as url:
+    with contextlib.ExitStack() as stack:
+        blank_url = stack.enter_context(streamlit_server(BLANK.script))
+        url = stack.enter_context(streamlit_server(args.script))
+        urls = [url] + [stack.enter_context(streamlit_server(b)) for b in args.before]
         blank = new_page(browser, args.width)
         blank.goto(blank_url)
         BLANK.ready(blank)
@@ -286,7 +297,7 @@ def run(browser, args, views: list[View]) -> list[tuple[View, int | None, dict]]
                     elif n is None:
                         samples = bench_open(browser, args, url, blank_url, view)
                     else:
-                        samples = bench_submit(browser, args, url, blank, view, n, counter)
+                        samples = bench_submit(browser, args, urls, blank, view, n, counter)
                 except Exception as err:  # a broken view is a row, not the end of the run
                     samples = {"blank": [], "ours": [], "error": str(err).splitlines()[0]}
                 out.append((view, n, samples))
@@ -314,8 +325,11 @@ def table(results: list[tuple[View, int | None, dict]], start: dict | None) -> l
         ours = statistics.median(samples["ours"])
         own = statistics.median(samples["blank"])
         goal = GOAL_OPEN if n is None else GOALS.get(n, GOALS[max(GOALS)])
-        lines.append(verdict(view.name, str(n or view.kind), ours, blank, own, goal,
-                             samples["ours"]))  # fmt: skip
+        line = verdict(view.name, str(n or view.kind), ours, blank, own, goal, samples["ours"])
+        if samples.get("before"):  # --before: its ms and ratio, same rounds
+            before = statistics.median(samples["before"])
+            line += f" before: {before:.0f} ms, {before / blank:.2f}x |"
+        lines.append(line)
     if start:
         ours, blank = statistics.median(start["ours"]), statistics.median(start["blank"])
         lines.append(verdict("Cold start", "-", ours, blank, blank, GOAL_START, start["ours"]))
@@ -342,10 +356,15 @@ def main() -> None:
     parser.add_argument("--script", type=Path, default=OURS.script, help="our entry script")
     parser.add_argument("--list", action="store_true", help="print the views and stop")
     parser.add_argument(
+        "--before", type=Path, action="append", default=[],
+        help="another checkout's entry script, timed in the same rounds (submit views)",
+    )  # fmt: skip
+    parser.add_argument(
         "--timeline", action="store_true", help="what paints when, per submit view (no table)"
     )
     args = parser.parse_args()
     args.script = args.script.resolve()
+    args.before = [b.resolve() for b in args.before[:1]]
     args.tokens = [int(t) for t in args.tokens.split(",") if t]
     wanted = [w.strip().lower() for w in args.only.split(",") if w.strip()]
     views = [v for v in VIEWS if not wanted or any(w in v.name.lower() for w in wanted)]
