@@ -13,7 +13,7 @@ Run: .venv/bin/python bench/app_latency.py [--repeat 5] [--start-repeat 3] [--wi
    Settled = the script is idle, the page shows the new sentence, and the DOM (charts, canvas
    redraws, tables included) has not changed for QUIET ms; the time is that of the last change.
    The blank page is measured the same way, in alternation.
-bench/page_latency.py measures whole pages (Encode, Padding & masks) the same way as 3.
+bench/views.py walks every view of every page the same way as 3, in one table.
 The two apps run in alternation (blank, ours, blank, ours, ...) so both see the same noise.
 """
 
