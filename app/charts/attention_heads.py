@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .attention import DIGITS
+from .attention_stats import short_kind
 
 KIND_COLOURS = {  # the head statistics' "looks like" families
     "previous token": "#d62728",
@@ -40,6 +41,25 @@ def layer_colours(n_layers: int) -> list[str]:
 def _xy(points: np.ndarray) -> tuple[list[float], list[float]]:
     p = np.round(np.asarray(points, dtype=np.float64), DIGITS)
     return p[:, 0].tolist(), p[:, 1].tolist()
+
+
+def head_kinds(stats: dict[str, np.ndarray], n: int) -> list[str]:
+    """What each head looks like ("previous token", "sink: [CLS]", ...), layer-major."""
+    L, H = stats["entropy"].shape
+    return [short_kind(stats, i, h, n) or "no clear pattern" for i in range(L) for h in range(H)]
+
+
+def head_hover(stats: dict[str, np.ndarray], kinds: list[str], clickable: bool = True):
+    """Each head's hover text: its name, what it looks like, its statistics."""
+    s, H = stats, stats["entropy"].shape[1]
+    return [
+        f"L{i // H} H{i % H} · looks like: {kinds[i]}\n"
+        f"entropy {s['entropy'].flat[i]:.2f} bits · distance {s['distance'].flat[i]:.2f}\n"
+        f"self {s['self'].flat[i]:.0%} · previous {s['previous'].flat[i]:.0%} · "
+        f"[CLS] {s['first'].flat[i]:.0%} · [SEP] {s['last'].flat[i]:.0%}"
+        + ("\nclick to open it" if clickable else "")
+        for i in range(len(kinds))
+    ]
 
 
 def head_map_panel(

@@ -11,7 +11,6 @@ import streamlit as st
 
 from app import compute, state, ui
 from app.charts import attention_heads as charts
-from app.charts import attention_stats as head_table
 from app.components.attention_canvas import attention_canvas, pick_head
 from app.compute import attention as attn
 
@@ -53,24 +52,13 @@ def head_map_view(choice: state.ModelChoice, texts: list[str], layer: int, head:
         return None
     L, H = hm.stats["entropy"].shape
     colour = ui.segmented("Colour by", COLOUR_BY, "hmcolour", width="content")
-    kinds = [
-        head_table.short_kind(hm.stats, i, h, hm.n) or "no clear pattern"
-        for i in range(L)
-        for h in range(H)
-    ]
+    kinds = charts.head_kinds(hm.stats, hm.n)
     if colour == "layer":
         groups = [f"layer {i // H}" for i in range(L * H)]
         colours = dict(zip((f"layer {i}" for i in range(L)), charts.layer_colours(L), strict=True))
     else:
         groups, colours = kinds, charts.KIND_COLOURS
-    s = hm.stats
-    hover = [
-        f"L{i // H} H{i % H} · looks like: {kinds[i]}\n"
-        f"entropy {s['entropy'].flat[i]:.2f} bits · distance {s['distance'].flat[i]:.2f}\n"
-        f"self {s['self'].flat[i]:.0%} · previous {s['previous'].flat[i]:.0%} · "
-        f"[CLS] {s['first'].flat[i]:.0%} · [SEP] {s['last'].flat[i]:.0%}\nclick to open it"
-        for i in range(L * H)
-    ]
+    hover = charts.head_hover(hm.stats, kinds)
     title = f"All {L}×{H} heads, near where they attend alike"
     panel = charts.head_map_panel(hm.xy, H, groups, colours, hover, layer * H + head, title)
     attention_canvas(

@@ -11,7 +11,6 @@ import streamlit as st
 
 from app import compute, sidebar_models, state, ui
 from app.charts import attention_heads as head_charts
-from app.charts import attention_stats as head_table
 from app.charts import models as charts
 from app.charts import projections as proj_charts
 from app.components.attention_canvas import attention_canvas, pick_head
@@ -88,19 +87,9 @@ def similarity(first: state.ModelChoice, second: state.ModelChoice, texts: list[
 def _head_panel(hm: attn.HeadMap, title: str, selected: int | None, clickable: bool) -> dict:
     """One model's head map, coloured by what each head looks like (the same legend for both
     models, whatever their number of layers)."""
-    L, H = hm.stats["entropy"].shape
-    kinds = [
-        head_table.short_kind(hm.stats, i, h, hm.n) or "no clear pattern"
-        for i in range(L)
-        for h in range(H)
-    ]
-    s = hm.stats
-    hover = [
-        f"L{i // H} H{i % H} · looks like: {kinds[i]}\n"
-        f"entropy {s['entropy'].flat[i]:.2f} bits · distance {s['distance'].flat[i]:.2f}"
-        + ("\nclick to open it" if clickable else "")
-        for i in range(L * H)
-    ]
+    H = hm.stats["entropy"].shape[1]
+    kinds = head_charts.head_kinds(hm.stats, hm.n)
+    hover = head_charts.head_hover(hm.stats, kinds, clickable)
     panel = head_charts.head_map_panel(
         hm.xy, H, kinds, head_charts.KIND_COLOURS, hover, selected or 0, title
     )
