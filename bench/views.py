@@ -71,6 +71,8 @@ def attention(view: str, **extra) -> dict:
 
 
 POSITIONS = ["Curves", "Table", "Similarity", "Rotation", "Sizes", "Learned vs fixed"]
+QUERIES = ["1 · sentence", "2 · about"]
+TWO = {"model": "From scratch", "model2": "all-MiniLM-L6-v2"}  # random weights beside MiniLM
 VIEWS = [
     View("Encode", ""),
     *(
@@ -81,11 +83,8 @@ VIEWS = [
     View("Attention / Head map, family", "attention", attention("Head map", hmcolour="looks like")),
     View("Attention / Queries & keys", "attention", attention("Queries & keys")),
     View("Attention / Q & K raw", "attention", attention("Queries & keys", qkjoint="false")),
-    View(
-        "Attention / Several queries",
-        "attention",
-        attention("Token lines", queries=["1 · sentence", "2 · about"]),
-    ),
+    View("Attention / Several queries", "attention", attention("Token lines", queries=QUERIES)),
+    View("Attention / Two models", "attention", attention("Two models", **TWO)),
     *(
         View(f"Positions / {v}", "positions", {"pe_view": back}, "click", ("pe_view", v))
         for v, back in zip(POSITIONS, ["Table", *POSITIONS[:-1]], strict=True)
@@ -94,6 +93,7 @@ VIEWS = [
     View("Layer by layer / PCA 2-D", "layer-by-layer"),
     View("Layer by layer / PCA 3-D", "layer-by-layer", {"dims": "3-D"}),
     View("Layer by layer / t-SNE", "layer-by-layer", {"method": "t-SNE"}),
+    View("Layer by layer / two models", "layer-by-layer", TWO),
     View("Padding & masks", "padding"),
     View("Padding & masks / causal", "padding", {"causal": "true"}),
     View("Inside a layer / Step by step", "inside-a-layer", {"view": "Step by step"}),
