@@ -212,9 +212,10 @@ def model_controls() -> state.ModelChoice:
         "and the same dropout masks (train mode).",
     )
     where = {"folder": folder.name, "stamp": folder.stamp} if folder is not None else {}
-    return state.ModelChoice(
+    choice = state.ModelChoice(
         kind, config, int(seed), bool(train), int(max_len), trained, weights, **where
     )
+    return sidebar_models.loadable(choice)
 
 
 def scratch_controls() -> EncoderConfig:

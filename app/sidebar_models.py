@@ -4,6 +4,8 @@ its architecture line, or with why it cannot be shown. A user only ever picks a 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from app import compute, state, ui
@@ -45,6 +47,20 @@ def pretrained_picker() -> FolderModel | None:
     if refused:
         refusals(refused)
     return picked
+
+
+def loadable(choice: state.ModelChoice) -> state.ModelChoice:
+    """The sidebar's choice, or all-MiniLM-L6-v2 when a folder model's weights fail the checks
+    that only loading makes (NaN or huge values), said in words beside the picker."""
+    problem = compute.folder_problem(choice.folder, choice.stamp) if choice.folder else ""
+    if not problem:
+        return choice
+    st.error(
+        f"{state.md_escape(choice.folder, 80)} could not be loaded: "
+        f"{state.md_escape(problem, 400)}. Showing {state.MINILM} instead.",
+        icon=":material/error:",
+    )
+    return replace(choice, config=None, folder="", stamp="")
 
 
 def refusals(refused: list[FolderModel]) -> None:

@@ -102,6 +102,7 @@ def worst_entries() -> dict[str, tuple[int, str]]:
             compute.FOLDER_MODEL_BYTES,
             "the largest model the server loads ($ENCODER_EXPLORER_MODEL_MB)",
         ),
+        "app.compute.folder_problem": (0, "a sentence"),
         "app.compute.folder_tokenizer": (30 * MB, "a 250k-token vocabulary (MiniLM's 30k: 12)"),
         "app.compute.pretrained_config": (0, "a config"),
         "app.compute.batch_shape": (0, "two ints"),

@@ -180,3 +180,26 @@ def test_a_folder_named_like_the_apps_own_choices_is_refused(folder, name):
     finally:
         shutil.rmtree(root / name)
         compute.folder_models.clear()
+
+
+def test_weights_that_only_loading_refuses_fall_back_to_minilm_in_words(folder):
+    """NaN in a weight passes the header's checks; loading refuses it: the sidebar says so and
+    every page shows MiniLM instead of failing."""
+    from safetensors.torch import load_file, save_file
+
+    root, _ = folder
+    bad = shutil.copytree(root / TINY, root / "nan-weights")
+    tensors = load_file(bad / "model.safetensors")
+    name = next(k for k in tensors if k.endswith("output.dense.weight"))
+    tensors[name] = torch.full_like(tensors[name], float("nan"))
+    save_file(tensors, bad / "model.safetensors")
+    compute.folder_models.clear()
+    try:
+        for path in ("home", "layer-by-layer"):
+            at = page(path, pretrained="nan-weights", text=TEXT)
+            errors = [e.value.replace("\\", "") for e in at.sidebar.error]
+            assert any("nan-weights could not be loaded" in e for e in errors), errors
+            assert at.caption[0].value.startswith(f"Pretrained: {state.MINILM}")
+    finally:
+        shutil.rmtree(bad)
+        compute.folder_models.clear()

@@ -159,6 +159,17 @@ def folder_model(name: str, stamp: str, train: bool = False) -> Encoder:
     return _watched(model)
 
 
+@st.cache_resource(show_spinner=False, max_entries=16)
+def folder_problem(name: str, stamp: str) -> str:
+    """Why the folder model cannot be loaded ("" when it can): weights that only loading checks
+    (NaN, huge values). Kept, so a broken model is not read again on every run."""
+    try:
+        folder_model(name, stamp)
+    except ValueError as err:
+        return str(err)
+    return ""
+
+
 @st.cache_resource(show_spinner=False, max_entries=2)  # two models side by side
 def folder_tokenizer(name: str, stamp: str) -> Tokenizer:
     return Tokenizer.from_file(folder_entry(name).path / "tokenizer.json")
