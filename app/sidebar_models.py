@@ -77,7 +77,11 @@ def second_choice(first: state.ModelChoice, name: str) -> state.ModelChoice:
     """The pretrained model ``name`` in the same mode, seed and length as the sidebar's."""
     if name == state.MINILM:
         return state.ModelChoice(
-            state.PRETRAINED, None, first.seed, first.train, min(first.max_len, 512)
+            state.PRETRAINED,
+            None,
+            first.seed,
+            first.train,
+            min(first.max_len, state.PRETRAINED_MAX_LEN),
         )
     entry = compute.folder_entry(name)
     max_len = min(first.max_len, entry.config.max_len)

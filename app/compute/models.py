@@ -48,14 +48,6 @@ def cka_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
     return out
 
 
-def real_rows(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Every depth's vectors of the real tokens, sentence after sentence, padding left out.
-
-    Shape: hidden (L + 1, B, S, D), mask (B, S) -> (L + 1, N, D)"""
-    keep = np.asarray(mask, dtype=bool)
-    return np.stack([h[keep] for h in hidden])
-
-
 @st.cache_data(show_spinner=False, max_entries=16)  # (13 x 13) floats each
 def similarity(first: ModelChoice, second: ModelChoice, sentences: tuple[str, ...]) -> Similarity:
     """Both forward passes (cached, as the pages run them) and CKA over their real tokens."""
@@ -66,6 +58,6 @@ def similarity(first: ModelChoice, second: ModelChoice, sentences: tuple[str, ..
     n = sum(len(t) for t in tokens_a)
     if mismatch:
         return Similarity(None, n, mismatch)
-    x = real_rows(a.hidden_states, a.attention_mask)
-    y = real_rows(b.hidden_states, b.attention_mask)
+    x = a.hidden_states[:, a.attention_mask.astype(bool)]  # (La + 1, N, Da): real tokens only
+    y = b.hidden_states[:, b.attention_mask.astype(bool)]
     return Similarity(cka_matrix(x, y), n, "")

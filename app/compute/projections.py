@@ -111,6 +111,15 @@ def points_for(choice: ModelChoice, sentences: tuple[str, ...], keep: int | None
     return real_tokens(fwd.hidden_states, fwd.attention_mask, fwd.encodings, keep)
 
 
+def capped_points(choice: ModelChoice, sentences: tuple[str, ...], method: str) -> Points:
+    """The real tokens ``method`` draws quickly: every sentence's first ``token_budget``
+    tokens at every depth (``Points.keep``; None when all fit)."""
+    fwd = compute.forward(choice, sentences)  # the page's own forward pass: a cache hit
+    lengths = fwd.attention_mask.sum(axis=1).astype(int).tolist()
+    keep = token_budget(lengths, fwd.config.n_layers + 1, MAX_POINTS[method])
+    return real_tokens(fwd.hidden_states, fwd.attention_mask, fwd.encodings, keep)
+
+
 @st.cache_data(show_spinner=False, max_entries=24)
 def projection(
     choice: ModelChoice,

@@ -9,7 +9,7 @@ from functools import partial
 import numpy as np
 import streamlit as st
 
-from app import compute, sidebar_models, state, ui
+from app import sidebar_models, state, ui
 from app.charts import attention_heads as head_charts
 from app.charts import models as charts
 from app.charts import projections as proj_charts
@@ -177,11 +177,8 @@ def projection_beside(
     traced by their labels where its tokenizer made the same ones."""
     method, k, shared, seed, perplexity = fit
     try:
-        fwd = compute.forward(second, tuple(texts))
-        depths2 = fwd.config.n_layers + 1
-        lengths = fwd.attention_mask.sum(axis=1).astype(int).tolist()
-        keep = proj.token_budget(lengths, depths2, proj.MAX_POINTS[method])
-        pts = proj.points_for(second, tuple(texts), keep)
+        pts = proj.capped_points(second, tuple(texts), method)
+        depths2, keep = len(pts.hidden), pts.keep
         with st.spinner(f"Projecting {second.name}…", show_time=True):
             coords, ratios = proj.projection(
                 second, tuple(texts), keep, method, k, shared, seed, perplexity

@@ -156,9 +156,8 @@ fwd = ui.encode(choice, texts)
 depths = fwd.config.n_layers + 1
 method, k, shared, colour, labels, second = view_controls(choice)
 
-lengths = fwd.attention_mask.sum(axis=1).astype(int).tolist()
-keep = proj.token_budget(lengths, depths, proj.MAX_POINTS[method])
-pts = proj.points_for(choice, tuple(texts), keep)
+pts = proj.capped_points(choice, tuple(texts), method)
+keep = pts.keep
 n = len(pts.tokens)
 if keep is not None:
     st.info(
