@@ -51,16 +51,18 @@ class FolderModel:
     path: Path  # the folder holding the three files (what load_bert takes)
     ok: bool  # True when the app can list and load it
     reason: str = ""  # why not, in plain words ("" when ok)
-    n_layers: int = 0  # the architecture, from config.json (0 / "" when refused)
-    n_heads: int = 0
-    d_model: int = 0
-    d_ff: int = 0
-    activation: str = ""
     params: int = 0  # every tensor in model.safetensors (pooler included), from its header
     bytes_on_disk: int = 0  # config.json + model.safetensors + tokenizer.json
     line: str = ""  # "12 layers · 12 heads · d_model 768 · 109.5 M parameters · 440 MB"
     config: EncoderConfig | None = None  # what load_bert builds (None when refused)
     stamp: str = ""  # size and modification time of the weights: changes when they are replaced
+
+    # the architecture, read off the config (0 / "" when refused)
+    n_layers = property(lambda self: self.config.n_layers if self.config else 0)
+    n_heads = property(lambda self: self.config.n_heads if self.config else 0)
+    d_model = property(lambda self: self.config.d_model if self.config else 0)
+    d_ff = property(lambda self: self.config.d_ff if self.config else 0)
+    activation = property(lambda self: self.config.activation if self.config else "")
 
 
 class Refused(ValueError):
@@ -165,13 +167,6 @@ def check_folder(sub: Path, root: Path, max_bytes: int) -> FolderModel:
     _check_shapes(header, cfg, name)
     _tokenizer(paths["tokenizer.json"])
     on_disk = sum(p.stat().st_size for p in paths.values())
-    arch = dict(
-        n_layers=cfg.n_layers,
-        n_heads=cfg.n_heads,
-        d_model=cfg.d_model,
-        d_ff=cfg.d_ff,
-        activation=cfg.activation,
-    )
     line = (
         f"{_count(cfg.n_layers, 'layer')} · {_count(cfg.n_heads, 'head')} · d_model "
         f"{cfg.d_model} · {_params(params)} · {_size(on_disk)}"
@@ -186,7 +181,6 @@ def check_folder(sub: Path, root: Path, max_bytes: int) -> FolderModel:
         line=line,
         config=cfg,
         stamp=f"{weights.st_size}:{weights.st_mtime_ns}",
-        **arch,
     )
 
 
