@@ -72,10 +72,9 @@ def page(path: str, **params: str) -> AppTest:
 
 def bert_hidden(model, texts: list[str], max_len: int = 128) -> np.ndarray:
     """transformers' BertModel on the same batch: its last hidden state, (B, S, D)."""
-    from encoder.pretrained import minilm_dir
-    from encoder.tokenizer import Tokenizer
+    from encoder.tokenizer import default_tokenizer
 
-    batch = Tokenizer.from_file(minilm_dir() / "tokenizer.json").encode_batch(texts, max_len)
+    batch = default_tokenizer().encode_batch(texts, max_len)
     with torch.inference_mode():
         out = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask)
     return out.last_hidden_state.numpy(), batch.attention_mask.numpy()
