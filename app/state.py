@@ -352,11 +352,3 @@ def restore_text(undo: str, *drop: str) -> None:
     st.session_state[TEXT] = st.session_state.pop(undo)
     for key in drop:
         st.session_state.pop(key, None)
-
-
-def select_head(table: str, layers: list[int], heads: list[int]) -> None:
-    """Callback of a head table (``on_select``): open the clicked row's head in the Heads view.
-    ``layers`` and ``heads`` give each row's layer and head, in the table's order."""
-    rows = st.session_state[table].selection.rows
-    if rows:
-        assign(layer=layers[rows[0]], head=heads[rows[0]], view="Heads")

@@ -122,11 +122,34 @@ def test_downloads_hold_the_head_and_all_attention(server, browser, reference):
     page.context.close()
 
 
+def test_head_statistics_sorts_by_a_header_and_a_row_opens_its_head(server, browser):
+    query = f"&view={quote('Head statistics')}&layer=1&head=10"
+    page = open_attention(browser, server, 1024, query, ".axc-table tbody tr")
+    table = page.locator(".axc-table")
+    assert table.locator("tr.axc-chosen td").first.inner_text() == "L1 H10"
+    prev = table.get_by_role("button", name="prev.")
+    prev.click()  # on the page: largest share of the previous token first, no rerun
+    rows = table.locator("tbody tr")
+    shares = [float(r.split("\t")[4].rstrip("%")) for r in rows.all_inner_texts()]
+    assert shares == sorted(shares, reverse=True) and len(shares) == 72
+    assert table.locator("th").nth(4).get_attribute("aria-sort") == "descending"
+    prev.click()  # again: the order turned round
+    assert table.locator("th").nth(4).get_attribute("aria-sort") == "ascending"
+    first = rows.first.locator("td").first.inner_text()  # "L0 H3"
+    layer, head = (int(x[1:]) for x in first.split())
+    rows.first.click()
+    settle(page)
+    page.wait_for_function("() => !location.search.includes('Head+statistics')")
+    assert picked(page, "Layer") == str(layer) and picked(page, "Head") == str(head)
+    no_exception(page)
+    page.context.close()
+
+
 @pytest.mark.parametrize("width", [1024, 1920])
 def test_screenshots_narrow_and_projector(server, browser, width):
     ARTIFACTS.mkdir(exist_ok=True)
     for view in ("Heads", "Token lines", "Mean & rollout", "Head statistics", "Compare"):
-        wait = '[data-testid="stDataFrame"]' if view == "Head statistics" else CANVAS
+        wait = ".axc-table" if view == "Head statistics" else CANVAS
         page = open_attention(browser, server, width, f"&view={quote(view)}&layer=1&head=10", wait)
         page.wait_for_timeout(500)  # the last paint after the component's size settles
         overflow = page.evaluate(

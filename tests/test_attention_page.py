@@ -142,13 +142,27 @@ def test_mean_and_rollout_are_the_library_functions():
 
 def test_head_statistics_table_and_jumping_to_a_named_head():
     text = "The quick brown fox jumps over the lazy dog."
-    at = page(text=text, view="Head statistics")
-    frame = at.dataframe[0].value
+    at = page(text=text, view="Head statistics", layer="1", head="4")
+    (table,) = canvas(at, "stats")
     att, batch = reference([text])
     stats = head_statistics(real(att, batch, 0))
-    assert len(frame) == 72 and list(frame["head"][:2]) == ["L0 H0", "L0 H1"]
-    for key in ("entropy", "distance", "self", "previous", "first", "last", "max"):
-        np.testing.assert_allclose(frame[key].to_numpy().reshape(6, 12), stats[key], atol=1e-9)
+    rows, labels = table["rows"], [c["label"] for c in table["columns"]]
+    assert (
+        table["kind"] == "table"
+        and len(rows) == 72
+        and [r[0] for r in rows[:2]]
+        == [
+            "L0 H0",
+            "L0 H1",
+        ]
+    )
+    shown = dict(entropy="entropy", distance="dist.", self="self", previous="prev.")
+    shown |= dict(first="[CLS]", last="[SEP]", max="max")
+    for key, label in shown.items():
+        column = np.array([r[labels.index(label)] for r in rows]).reshape(6, 12)
+        np.testing.assert_allclose(column, stats[key], atol=1e-9)
+    # a click on a row sends its head: the table knows each row's head, and marks the chosen
+    assert table["pick"][1 * 12 + 4] == [1, 4] and table["chosen"] == 16
     named = [b for b in at.button if b.key and b.key.startswith("go_")]
     assert named, "MiniLM has heads that look positional, broad or sink-like"
     target = named[0]
@@ -163,18 +177,15 @@ def test_head_statistics_table_and_jumping_to_a_named_head():
 
 def test_head_statistics_columns_have_one_format_each_and_short_headers():
     at = page(text="The quick brown fox.", view="Head statistics")
-    columns = json.loads(at.dataframe[0].proto.columns)
-    for key in ("self", "previous", "first", "last"):  # shares: "23.3%", "0.0%", "99.9%"
-        kind = columns[key]["type_config"]
-        # Streamlit writes a percent with (decimals of step) - 2 digits, always that many
-        assert kind["format"] == "percent" and kind["step"] == 0.001, key
-    for key in ("entropy", "distance", "max"):
-        assert columns[key]["type_config"]["format"] == "%.2f", key
-    shown = [c for c in columns.values() if not c.get("hidden")]
-    assert all(isinstance(c["width"], int) and c.get("label") for c in shown)
-    assert sum(c["width"] for c in shown) <= 530  # + the row picker: fits 564 px at 1024
-    assert all(len(c["label"]) <= 10 for c in shown)  # the meaning goes in the help
-    assert all(c.get("help") for c in shown if c["label"] not in ("head", "looks like", "self"))
+    (table,) = canvas(at, "stats")
+    columns = {c["label"]: c for c in table["columns"]}
+    for label in ("self", "prev.", "[CLS]", "[SEP]"):  # shares: "23.3%", "0.0%", "99.9%"
+        assert columns[label]["format"] == "pct", label
+    for label in ("entropy", "dist.", "max"):
+        assert columns[label]["format"] == "f2", label
+    assert columns["head"]["format"] == columns["looks like"]["format"] == "text"
+    assert all(len(c["label"]) <= 10 and c["help"] for c in table["columns"])  # meaning: help
+    assert 0 < table["height"] <= 460  # scrolls within the page at 72 rows or 144
 
 
 def test_token_lines_follow_the_query_and_the_threshold():

@@ -82,3 +82,33 @@ def named(stats: dict[str, np.ndarray], n: int) -> dict[str, list[tuple]]:
             if k is not None:
                 found[k].append((layer, head, float(score[k][layer, head])))
     return {k: sorted(v, key=lambda t: -t[2]) for k, v in found.items()}
+
+
+# short headers (their meaning in the help): the table fits 1024 px screens
+TABLE_COLUMNS = [  # (key in table(), header, format, help)
+    ("head", "head", "text", "Layer and head, counted from 0"),
+    ("entropy", "entropy", "f2", "In bits: 0 = one key, log2(tokens) = spread evenly"),
+    ("distance", "dist.", "f2", "Distance: the mean |query − key| position, weighted by attention"),
+    ("self", "self", "pct", "Weight on the query token itself"),
+    ("previous", "prev.", "pct", "Weight on the token just before the query"),
+    ("first", "[CLS]", "pct", "Weight on the first token ([CLS])"),
+    ("last", "[SEP]", "pct", "Weight on the last token ([SEP])"),
+    ("max", "max", "f2", "Each row's largest weight, averaged over the rows"),
+    ("looks like", "looks like", "text", f"Named when {RULES}"),
+]  # fmt: skip
+
+
+def table_panel(frame: pd.DataFrame, chosen: tuple[int, int]) -> dict:
+    """``table()`` as the attention canvas's sortable table panel: a click on a row opens its
+    head; the chosen head's row is marked."""
+    rows = frame[[key for key, *_ in TABLE_COLUMNS]].to_numpy().tolist()
+    pick = frame[["layer", "head_index"]].to_numpy().tolist()
+    return {
+        "kind": "table",
+        "columns": [{"label": lab, "format": f, "help": h} for _, lab, f, h in TABLE_COLUMNS],
+        "rows": rows,
+        "pick": pick,
+        "chosen": pick.index(list(chosen)) if list(chosen) in pick else -1,
+        "height": 460,
+        "file": "head_statistics",
+    }

@@ -29,33 +29,6 @@ LINE_MIN = 0.01  # token lines below this weight are not drawn
 RESIDUAL = attn.RESIDUAL  # rollout's weight of the residual connection
 
 
-def share(label: str, help: str) -> st.column_config.NumberColumn:
-    """A share of weight, always with one decimal ("23.3%", "0.0%"): step 0.001 fixes them."""
-    return st.column_config.NumberColumn(label, format="percent", step=0.001, width=54, help=help)
-
-
-# short headers (their meaning in the help) and fixed widths: the table fits 1024 px screens
-STATS_COLUMNS = {
-    "head": st.column_config.TextColumn("head", width=52, pinned=True),
-    "layer": None,
-    "head_index": None,
-    "entropy": st.column_config.NumberColumn(
-        "entropy", format="%.2f", width=56,
-        help="In bits: 0 = all weight on one key, log2(tokens) = spread evenly",
-    ),
-    "distance": st.column_config.NumberColumn(
-        "dist.", format="%.2f", width=50,
-        help="Distance: the mean |query − key| position, weighted by attention",
-    ),
-    "self": share("self", "Weight on the query token itself"),
-    "previous": share("prev.", "Weight on the token just before the query"),
-    "first": share("[CLS]", "Weight on the first token ([CLS])"),
-    "last": share("[SEP]", "Weight on the last token ([SEP])"),
-    "max": st.column_config.NumberColumn(
-        "max", format="%.2f", width=44, help="Each row's largest weight, averaged over the rows"
-    ),
-    "looks like": st.column_config.TextColumn("looks like", width=104),
-}  # fmt: skip
 EXPLAINER = (
     "In every layer, each head lets every token (the **query**, a row) take a weighted mix of "
     "the vectors of all tokens (the **keys**, the columns). A row's weights are ≥ 0 and sum "
@@ -287,20 +260,14 @@ elif view == "Head statistics":
 
     st.caption(
         f"Every head of sentence {pick + 1}, its {n} tokens ([CLS] and [SEP] included), "
-        "averaged over the query rows. Sort by a column's header; click a row to open that head."
+        "averaged over the query rows. Click a column's header to sort by it (again to turn "
+        "the order round); click a row to open that head. Hover a header for its meaning."
     )
-    st.dataframe(
-        frame,
-        hide_index=True,
+    attention_canvas(
+        [head_table.table_panel(frame, (layer, head))],
         key="stats",
-        # st.dataframe takes no callback args: a partial carries the rows' heads
-        on_select=partial(
-            state.select_head, "stats", frame.layer.tolist(), frame.head_index.tolist()
-        ),
-        selection_mode="single-row",
-        height=min(38 + 35 * len(frame), 460),
-        width="content",  # as wide as its columns: fits 1024 px, not stretched at 1920
-        column_config=STATS_COLUMNS,
+        summary=f"Statistics of every head of sentence {pick + 1}, one row per head",
+        on_pick=partial(pick_head, "stats", "Heads"),
     )
     looks = head_table.short_kind(stats, layer, head, n) or "no clear pattern by these rules"
     st.markdown(f"The chosen head, **{name}**, looks like: {looks}.")

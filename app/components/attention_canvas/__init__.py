@@ -1,12 +1,14 @@
 """A canvas component (st.components.v2) for attention: the overview of every head, heatmaps,
-token lines, bars, scatters (the head map; queries and keys). The panels it draws are plain
-dicts built by ``app.charts.attention`` and ``app.charts.attention_heads``; their numbers
-travel as JSON, so tests read them from the element's ``json``.
+token lines, bars, scatters (the head map; queries and keys), and a light sortable table (plain
+DOM). The panels it draws are plain dicts built by ``app.charts.attention``,
+``app.charts.attention_heads`` and ``app.charts.attention_stats``; their numbers travel as JSON,
+so tests read them from the element's ``json``.
 
 Clicks come back as trigger values: ``pick`` ({"layer", "head"}) on the overview, on a matrix
-panel marked ``pick`` and on a scatter's point that has one (the head map), ``query`` (a token
-index) on the token lines; pass callbacks to act on them before the page reruns. Each panel's
-PNG is drawn again at 3× its size on screen.
+panel marked ``pick``, on a scatter's point that has one (the head map) and on a table's row
+(when the table has ``pick``); ``query`` (a token index) on the token lines. Pass callbacks to
+act on them before the page reruns. Each canvas panel's PNG is drawn again at 3× its size on
+screen; a table downloads as CSV.
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import streamlit as st
 
 HERE = Path(__file__).resolve().parent
 NAME = "encoder_explorer.attention_canvas"
-PARTS = ("panels.js", "lines.js", "scatter.js", "canvas.js")  # one module, in this order
+# one module, in this order
+PARTS = ("panels.js", "lines.js", "scatter.js", "table.js", "canvas.js")
 
 # registered once per process; mounting re-registers it on AppTest's fresh runtimes by itself
 _mount = st.components.v2.component(

@@ -1,5 +1,6 @@
-// Attention canvas, part 4: mount the panels, lay them out, and wire hover, click and export.
-// Follows panels.js, lines.js and scatter.js in the same module (joined by the Python wrapper).
+// Attention canvas, part 5: mount the panels, lay them out, and wire hover, click and export.
+// Follows panels.js, lines.js, scatter.js and table.js in the same module (joined by the Python
+// wrapper).
 
 const DRAW = {
   matrix: drawMatrix, grid: drawGrid, lines: drawLines, bars: drawBars, scatter: drawScatter,
@@ -39,9 +40,16 @@ export default function (component) {
   const row = el("div", "axc-row");
   root.append(row, tip);
   root.appendChild(el("p", "axc-sr", data.summary || ""));
+  const pick = (hit) => setTriggerValue("pick", hit);
   const panels = data.panels.map((p) => {
     const fig = el("figure", "axc-panel");
     if (p.title) fig.appendChild(el("figcaption", "axc-title", p.title));
+    if (p.kind === "table") {
+      const panel = { p, fig, tools: el("div", "axc-tools"), g: null, width: 0 };
+      fig.append(buildTable(panel, root, pick), panel.tools);
+      row.appendChild(fig);
+      return panel;
+    }
     const canvas = el("canvas", "axc-canvas");
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", p.title || p.kind);
@@ -77,6 +85,7 @@ export default function (component) {
     const each = Math.floor((width - (per - 1) * GAP) / per);
     for (const panel of panels) {
       const { p, canvas } = panel;
+      if (!canvas) continue; // a table lays itself out
       panel.width = each;
       panel.g = DRAW[p.kind](canvas, p, each);
       // the figure holds its canvas whole; a small canvas (one head) still gets room for its
@@ -93,6 +102,7 @@ export default function (component) {
 
   for (const panel of panels) {
     const { p, canvas } = panel;
+    if (!canvas) continue;
     const local = (e) => {
       // in the geometry's CSS px, even if the page squeezed the canvas
       const r = canvas.getBoundingClientRect();
