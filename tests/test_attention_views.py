@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 
 import numpy as np
 import pytest
@@ -216,3 +217,16 @@ def test_train_mode_maps_in_eval_mode():
               dropout="0.5", **{k: str(v) for k, v in SCRATCH.items()})  # fmt: skip
     assert "in eval mode" in said(at)
     torch.manual_seed(0)  # nothing random reaches the map: rows sum to 1
+
+
+def test_the_statistics_table_panel_carries_every_head_its_pick_and_no_nan():
+    keys = ("entropy", "distance", "self", "previous", "first", "last", "max")
+    stats = {k: np.arange(6, dtype=float).reshape(2, 3) / 10 for k in keys}
+    stats["distance"][1, 2] = np.nan  # JSON has no NaN: the cell travels as null ("–")
+    panel = head_table.table_panel(head_table.table(stats, 5), chosen=(1, 1))
+    assert panel["kind"] == "table" and len(panel["rows"]) == 6
+    assert panel["pick"] == [[0, 0], [0, 1], [0, 2], [1, 0], [1, 1], [1, 2]]
+    assert panel["chosen"] == 4 and panel["rows"][4][0] == "L1 H1"
+    assert panel["rows"][5][2] is None
+    json.dumps(panel, allow_nan=False)
+    assert [c["label"] for c in panel["columns"]][:3] == ["head", "entropy", "dist."]

@@ -101,7 +101,10 @@ TABLE_COLUMNS = [  # (key in table(), header, format, help)
 def table_panel(frame: pd.DataFrame, chosen: tuple[int, int]) -> dict:
     """``table()`` as the attention canvas's sortable table panel: a click on a row opens its
     head; the chosen head's row is marked."""
-    rows = frame[[key for key, *_ in TABLE_COLUMNS]].to_numpy().tolist()
+    rows = [
+        [None if isinstance(v, float) and not math.isfinite(v) else v for v in row]  # JSON
+        for row in frame[[key for key, *_ in TABLE_COLUMNS]].to_numpy().tolist()
+    ]
     pick = frame[["layer", "head_index"]].to_numpy().tolist()
     return {
         "kind": "table",
