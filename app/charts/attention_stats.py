@@ -7,6 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
+from app.charts import tables
+
 # a head is named when its average share crosses these (stated on the page)
 PREVIOUS = 0.4  # of each token's weight on the token before it
 SELF = 0.4  # on itself
@@ -101,17 +103,12 @@ TABLE_COLUMNS = [  # (key in table(), header, format, help)
 def table_panel(frame: pd.DataFrame, chosen: tuple[int, int]) -> dict:
     """``table()`` as the attention canvas's sortable table panel: a click on a row opens its
     head; the chosen head's row is marked."""
-    rows = [
-        [None if isinstance(v, float) and not math.isfinite(v) else v for v in row]  # JSON
-        for row in frame[[key for key, *_ in TABLE_COLUMNS]].to_numpy().tolist()
-    ]
     pick = frame[["layer", "head_index"]].to_numpy().tolist()
-    return {
-        "kind": "table",
-        "columns": [{"label": lab, "format": f, "help": h} for _, lab, f, h in TABLE_COLUMNS],
-        "rows": rows,
-        "pick": pick,
-        "chosen": pick.index(list(chosen)) if list(chosen) in pick else -1,
-        "height": 460,
-        "file": "head_statistics",
-    }
+    return tables.table_panel(
+        frame,
+        columns=TABLE_COLUMNS,
+        pick=pick,
+        chosen=pick.index(list(chosen)) if list(chosen) in pick else -1,
+        height=460,
+        file="head_statistics",
+    )
