@@ -79,7 +79,9 @@ def test_pick_a_folder_model_and_compare_it_with_minilm_on_both_pages(server, br
     choose(page, MAIN, "Second model", "all-MiniLM-L6-v2")
     expect(page.locator(".axc[data-drawn] canvas").first).to_be_visible(timeout=60_000)
     expect(page.get_by_text("Last depth against last depth: CKA")).to_be_visible()
-    expect(page.locator(MAIN).get_by_text("Linear CKA over 15 tokens")).to_be_visible()
+    expect(
+        page.locator(f"{MAIN} .axc-title").get_by_text("Linear CKA over 15 tokens")
+    ).to_be_visible()
     wait_idle(page)
     assert page.locator(EXCEPTION).count() == 0
     assert "pretrained=my-bert" in page.url and "model2=all-MiniLM-L6-v2" in page.url

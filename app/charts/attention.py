@@ -116,16 +116,20 @@ def matrix_panel(
     file: str = "attention",
     arrow: str = "→",
     pick: tuple[int, int] | None = None,
+    values: bool = False,
 ) -> dict:
     """One heatmap: query rows, key columns; hover says "query → key: weight". Shape: (R, C)
 
     ``pick`` (a map of every head: layer rows, head columns): the cell outlined as chosen; a
-    click on a cell sends {"layer": row, "head": column}.
+    click on a cell sends {"layer": row, "head": column}. ``values``: each cell's number
+    written in it (2 decimals) where the cells are big enough. A value that is not finite is
+    drawn as a blank cell ("–" in the hover).
     """
+    z = np.round(np.asarray(z, dtype=np.float64), DIGITS)  # JSON has no NaN: None for those
     return {
         "kind": "matrix",
         "title": title,
-        "z": np.round(np.asarray(z, dtype=np.float64), DIGITS).tolist(),
+        "z": z.tolist() if np.isfinite(z).all() else np.where(np.isfinite(z), z, None).tolist(),
         "rows": rows,
         "cols": cols,
         "zmin": float(zmin),
@@ -139,6 +143,7 @@ def matrix_panel(
         "ylabel": f"{axes[1]} ↓",
         "note": note,
         "file": file,
+        "values": values,
     }
 
 

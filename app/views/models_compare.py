@@ -70,8 +70,9 @@ def similarity(first: state.ModelChoice, second: state.ModelChoice, texts: list[
             icon=":material/call_split:",
         )
         return False
-    fig = charts.cka_figure(sim.cka, first.name, second.name, sim.tokens)
-    ui.plotly_chart(fig, key="cka", theme=None, width="content")
+    panel = charts.cka_panel(sim.cka, first.name, second.name, sim.tokens)
+    summary = f"{panel['title']}, {sim.cka.shape[0]} × {sim.cka.shape[1]} depths"
+    attention_canvas([panel], key="cka", summary=summary, min_width=300)
     last = sim.cka[-1, -1]
     best = int(np.nanargmax(sim.cka[-1])) if not np.isnan(sim.cka[-1]).all() else None
     said = (

@@ -99,12 +99,24 @@ function matrixGeometry(ctx, p, width) {
     h: Math.ceil(top + Math.max(nr * cell, ytitle) + bottom) };
 }
 
+const BLANK = [243, 244, 246]; // a cell with no number (null): light grey, "–" in the hover
+const VALUE_CELL = 28; // px: the smallest cell that holds its number ("0.87")
+
+function matrixColour(lut, p, v) {
+  if (v === null) return BLANK;
+  const span = p.zmax - p.zmin || 1;
+  return lut[Math.round(255 * Math.min(1, Math.max(0, (v - p.zmin) / span)))];
+}
+
+function valueInk(c) {
+  return 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2] < 140 ? "#fff" : INK;
+}
+
 function drawMatrix(canvas, p, width, scale, background) {
   const probe = canvas.getContext("2d");
   const g = matrixGeometry(probe, p, width);
   const ctx = setupCanvas(canvas, g.w, g.h, scale, background);
   const stops = p.stops;
-  const span = p.zmax - p.zmin || 1;
   // one pixel per cell through a 256-colour table, then scaled up without smoothing: far
   // faster than a fillRect per cell at 128+ tokens, and just as crisp
   const lut = Array.from({ length: 256 }, (_, k) => lerp(stops, k / 255));
@@ -115,8 +127,7 @@ function drawMatrix(canvas, p, width, scale, background) {
   for (let i = 0; i < g.nr; i++) {
     const row = p.z[i];
     for (let j = 0; j < g.nc; j++) {
-      const k = Math.round(255 * Math.min(1, Math.max(0, (row[j] - p.zmin) / span)));
-      const c = lut[k];
+      const c = matrixColour(lut, p, row[j]);
       const o = 4 * (i * g.nc + j);
       img.data[o] = c[0];
       img.data[o + 1] = c[1];
@@ -136,6 +147,19 @@ function drawMatrix(canvas, p, width, scale, background) {
     ctx.lineWidth = 3;
     ctx.strokeRect(g.left + sj * g.cell + 1.5, g.top + si * g.cell + 1.5, g.cell - 3, g.cell - 3);
     ctx.lineWidth = 1;
+  }
+  if (p.values && g.cell >= VALUE_CELL) { // a small matrix: every cell's number, as on a slide
+    ctx.font = `11px ${FONT}`;
+    ctx.textAlign = "center";
+    ctx.textBaseline = "middle";
+    for (let i = 0; i < g.nr; i++) {
+      for (let j = 0; j < g.nc; j++) {
+        const v = p.z[i][j];
+        if (v === null) continue;
+        ctx.fillStyle = valueInk(matrixColour(lut, p, v));
+        ctx.fillText(v.toFixed(2), g.left + (j + 0.5) * g.cell, g.top + (i + 0.5) * g.cell);
+      }
+    }
   }
   ctx.fillStyle = INK;
   ctx.font = `12px ${FONT}`;
@@ -191,15 +215,22 @@ function matrixCell(g, x, y) {
 }
 
 function matrixSvg(p, g) {
-  const span = p.zmax - p.zmin || 1;
+  const lut = Array.from({ length: 256 }, (_, k) => lerp(p.stops, k / 255));
+  const values = p.values && g.cell >= VALUE_CELL;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${g.w}" height="${g.h}" ` +
     `font-family='${FONT}' font-size="12">`];
   for (let i = 0; i < g.nr; i++) {
     for (let j = 0; j < g.nc; j++) {
-      const c = rgb(lerp(p.stops, (p.z[i][j] - p.zmin) / span));
+      const v = p.z[i][j];
+      const c = matrixColour(lut, p, v);
       parts.push(`<rect x="${g.left + j * g.cell}" y="${g.top + i * g.cell}" width="${g.cell}" ` +
-        `height="${g.cell}" fill="${c}"><title>${esc(matrixHover(g, p,
+        `height="${g.cell}" fill="${rgb(c)}"><title>${esc(matrixHover(g, p,
           g.left + (j + 0.5) * g.cell, g.top + (i + 0.5) * g.cell))}</title></rect>`);
+      if (values && v !== null) {
+        parts.push(`<text x="${g.left + (j + 0.5) * g.cell}" y="${g.top + (i + 0.5) * g.cell}" ` +
+          `text-anchor="middle" dominant-baseline="middle" font-size="11" ` +
+          `fill="${valueInk(c)}">${v.toFixed(2)}</text>`);
+      }
     }
   }
   const step = Math.max(1, Math.ceil(13 / g.cell));
