@@ -201,18 +201,20 @@ def test_token_lines_give_every_head_its_own_lane(server, browser, minilm_attent
 def test_head_statistics_table_fits_the_page(server, browser, model, width):
     query = f"text={quote(TEXT)}{MODELS[model]}&view=Head+statistics"
     _, page = open_page(browser, f"{server}/attention?{query}", width)
-    page.wait_for_selector('[data-testid="stDataFrame"] .dvn-scroller', timeout=120_000)
+    page.wait_for_selector(".axc-table tbody tr", timeout=120_000)
     sizes = page.evaluate("""() => {
-        const df = document.querySelector('[data-testid="stDataFrame"]');
-        const scroller = df.querySelector('.dvn-scroller');
+        const wrap = document.querySelector('.axc-table');
         const main = document.querySelector('[data-testid="stMainBlockContainer"]');
         const inner = main.getBoundingClientRect();
         const pad = parseFloat(getComputedStyle(main).paddingRight);
-        return { scroll: scroller.scrollWidth, client: scroller.clientWidth,
-                 right: df.getBoundingClientRect().right, edge: inner.right - pad };
+        return { scroll: wrap.scrollWidth, client: wrap.clientWidth, rows:
+                 wrap.querySelectorAll('tbody tr').length, height: wrap.clientHeight,
+                 right: wrap.getBoundingClientRect().right, edge: inner.right - pad };
     }""")
     assert sizes["scroll"] <= sizes["client"], f"the table scrolls sideways at {width} px"
     assert sizes["right"] <= sizes["edge"] + 0.5
+    layers, heads = {"6x12": (6, 12), "12x16": (12, 16)}[model]
+    assert sizes["rows"] == layers * heads and sizes["height"] <= 462  # it scrolls inside
     ARTIFACTS.mkdir(exist_ok=True)
     full_screenshot(page, ARTIFACTS / f"attention_head_statistics_{model}_{width}.png")
     page.context.close()
