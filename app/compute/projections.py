@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import streamlit as st
-from threadpoolctl import threadpool_limits
 
 from app import compute
 from app.compute.cache import MB
+from app.compute.threads import one_blas_thread
 from app.state import ASSETS, ModelChoice
 from encoder import analysis
 from encoder.tokenizer import Encoding
@@ -111,10 +111,17 @@ def points_for(choice: ModelChoice, sentences: tuple[str, ...], keep: int | None
     return real_tokens(fwd.hidden_states, fwd.attention_mask, fwd.encodings, keep)
 
 
-def capped_points(choice: ModelChoice, sentences: tuple[str, ...], method: str) -> Points:
+def capped_points(
+    choice: ModelChoice, sentences: tuple[str, ...], method: str, fwd: compute.Forward | None = None
+) -> Points:
     """The real tokens ``method`` draws quickly: every sentence's first ``token_budget``
-    tokens at every depth (``Points.keep``; None when all fit)."""
-    fwd = compute.forward(choice, sentences)  # the page's own forward pass: a cache hit
+    tokens at every depth (``Points.keep``; None when all fit).
+
+    ``fwd``: the forward pass the page already holds (ui.encode's). Streamlit keys its cache
+    by the arguments as passed, so compute.forward(choice, s) and ui.encode's
+    compute.forward(choice, s, False) are two entries: without ``fwd`` the model ran twice."""
+    if fwd is None:
+        fwd = compute.forward(choice, sentences)
     lengths = fwd.attention_mask.sum(axis=1).astype(int).tolist()
     keep = token_budget(lengths, fwd.config.n_layers + 1, MAX_POINTS[method])
     return real_tokens(fwd.hidden_states, fwd.attention_mask, fwd.encodings, keep)
@@ -130,18 +137,21 @@ def projection(
     shared: bool,
     seed: int = 0,
     perplexity: float | None = None,
+    _hidden: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """encoder.analysis.project on the kept real tokens; raises its ValueError unchanged.
+    ``_hidden``: those tokens' vectors if the caller holds them (capped_points(...).hidden),
+    not hashed: they follow from the other arguments.
 
     Shape: -> coordinates (L+1, N, k), explained-variance ratios (L+1, k) or None (t-SNE)
     """
-    hidden = points_for(choice, sentences, keep).hidden
+    hidden = points_for(choice, sentences, keep).hidden if _hidden is None else _hidden
     extra = {"perplexity": perplexity} if METHODS[method] == "tsne" else {}
     # one thread, as for the forward pass: on a shared 2-core server, OpenMP's spinning threads
     # made a 45-point t-SNE take 5-19 s instead of 0.3 s (bench/projections.py)
     # room on the server: float64 copies of the points, a D x D scatter matrix
     peak = 24 * hidden.size + 8 * hidden.shape[-1] ** 2 + 4 * MB
-    with compute.limiter.admit(peak), threadpool_limits(limits=1):
+    with compute.limiter.admit(peak), one_blas_thread():
         return analysis.project(hidden, METHODS[method], k, shared, seed, **extra)
 
 

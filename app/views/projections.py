@@ -156,7 +156,7 @@ fwd = ui.encode(choice, texts)
 depths = fwd.config.n_layers + 1
 method, k, shared, colour, labels, second = view_controls(choice)
 
-pts = proj.capped_points(choice, tuple(texts), method)
+pts = proj.capped_points(choice, tuple(texts), method, fwd)
 keep = pts.keep
 n = len(pts.tokens)
 if keep is not None:
@@ -183,7 +183,7 @@ try:
     busy = f"Running t-SNE on {n * depths:,} points…" if used == "t-SNE" else "Projecting…"
     with st.spinner(busy, show_time=True):
         coords, ratios = proj.projection(
-            choice, tuple(texts), keep, used, k, shared, seed, perplexity
+            choice, tuple(texts), keep, used, k, shared, seed, perplexity, _hidden=pts.hidden
         )
 except ValueError as err:
     if used == "PCA":
@@ -191,7 +191,9 @@ except ValueError as err:
         st.stop()
     st.warning(f"t-SNE could not run: {err}. Showing PCA instead.")
     used, seed, perplexity = "PCA", 0, None
-    coords, ratios = proj.projection(choice, tuple(texts), keep, "PCA", k, shared)
+    coords, ratios = proj.projection(
+        choice, tuple(texts), keep, "PCA", k, shared, _hidden=pts.hidden
+    )
 if not shared and n - 1 < k and used == "PCA":
     st.warning(
         f"{n} tokens span at most {n - 1} direction(s) at one depth: in a per-layer fit the "
