@@ -11,11 +11,11 @@ import pytest
 from app.charts.tables import table_panel
 
 
-def test_defaults_show_every_column_numbers_as_whole_numbers():
+def test_defaults_show_every_column_numbers_as_they_are():
     frame = pd.DataFrame({"position": np.arange(3), "token": ["[CLS]", "<b>", "[SEP]"]})
     panel = table_panel(frame, file="tokens")
     assert [(c["label"], c["format"]) for c in panel["columns"]] == [
-        ("position", "int"),
+        ("position", "num"),
         ("token", "text"),
     ]
     assert panel["rows"] == [[0, "[CLS]"], [1, "<b>"], [2, "[SEP]"]]  # text as written

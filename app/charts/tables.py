@@ -8,7 +8,8 @@ import math
 
 import pandas as pd
 
-FORMATS = ("text", "int", "f2", "pct")  # as is; whole number; 2 decimals; a share, "23.3%"
+# text as is; a number as is ("0.125", "3"), whole, with 2 decimals, or as a share ("23.3%")
+FORMATS = ("text", "num", "int", "f2", "pct")
 
 
 def table_panel(
@@ -24,14 +25,15 @@ def table_panel(
     """``frame``'s rows as a table panel.
 
     ``columns``: (frame column, header, format, help) per shown column, in order; by default
-    every column under its own name, numbers as whole numbers and the rest as text. ``pick``:
+    every column under its own name, numbers as the frame holds them ("num") and the rest as
+    text. Numbers sort as numbers. ``pick``:
     per row, the [layer, head] a click on the row opens (None: rows are not clickable).
     ``chosen``: the row marked (and scrolled to); ``height``: the most px before it scrolls
     (0: all rows). A value that is not finite travels as null (JSON has no NaN) and reads "–".
     """
     if columns is None:
         columns = [
-            (name, str(name), "int" if pd.api.types.is_numeric_dtype(kind) else "text", "")
+            (name, str(name), "num" if pd.api.types.is_numeric_dtype(kind) else "text", "")
             for name, kind in frame.dtypes.items()
         ]
     if any(f not in FORMATS for _, _, f, _ in columns):

@@ -10,6 +10,8 @@ import streamlit as st
 
 from app import state, ui
 from app.charts.qr import qr_png
+from app.charts.tables import table_panel
+from app.components.attention_canvas import attention_canvas
 from app.lessons import LESSONS
 from app.lessons import classmode as cm
 from app.lessons import session as ls
@@ -148,7 +150,9 @@ def draw(shown: Shown | Reveal, prefix: str) -> None:
         with slots[-1]:
             rows = len(shown.table)
             tall = present and rows > 6  # the rows past one screen scroll inside
-            st.dataframe(shown.table, hide_index=True, height=300 if tall else "auto")
+            panel = table_panel(shown.table, height=300 if tall else 0, file=f"{slug}_{n}")
+            summary = f"Numbers of this step: {rows} rows"
+            attention_canvas([panel], key=f"{prefix}_{slug}_{n}_table", summary=summary)
 
 
 def predict_widget(ask, options: list[str], disabled: bool, on_change=None) -> object:

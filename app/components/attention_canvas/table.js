@@ -6,10 +6,11 @@
 //
 // panel: {kind: "table", columns: [{label, help, format}], rows: [[...]], pick: [[l, h]] | null,
 //         chosen: row index or -1, height: px or 0, file: CSV name, sort: [column, dir] | null}
-// format: "text" (as is), "f2" (2 decimals), "pct" (a share, "23.3%"), "int".
+// format: "text" (as is), "num" (a number as is), "int", "f2" (2 decimals), "pct" ("23.3%").
 
 function cellText(v, format) {
   if (v === null || v === undefined || (typeof v === "number" && Number.isNaN(v))) return "–";
+  if (typeof v === "boolean") return v ? "True" : "False"; // as Python writes them
   if (format === "f2") return v.toFixed(2);
   if (format === "pct") return `${(100 * v).toFixed(1)}%`;
   if (format === "int") return String(Math.round(v));
@@ -43,7 +44,7 @@ function buildTable(panel, root, send) {
   const sorts = (root.axcSorts = root.axcSorts || {});
   const name = p.file || p.title || "table";
   if (!(name in sorts)) sorts[name] = p.sort || null;
-  const wrap = el("div", "axc-table");
+  const wrap = el("div", p.pick ? "axc-table axc-pickable" : "axc-table");
   if (p.height) wrap.style.maxHeight = `${p.height}px`;
   const table = el("table");
   const head = el("tr");
