@@ -37,3 +37,13 @@ def test_refusals():
         table_panel(frame, columns=[("a", "a", "money", "")])
     with pytest.raises(ValueError, match="pick names 1 rows"):
         table_panel(frame, pick=[[0, 0]])
+
+
+def test_styles_one_per_cell():
+    frame = pd.DataFrame({"0": ["[CLS]", "[CLS]"], "1": ["hi", "[PAD]"]})
+    panel = table_panel(frame, styles=[["special", ""], ["special", "pad"]])
+    assert panel["styles"][1] == ["special", "pad"]
+    with pytest.raises(ValueError, match="one style per cell"):
+        table_panel(frame, styles=[["special", ""]])
+    with pytest.raises(ValueError, match="must be one of"):
+        table_panel(frame, styles=[["red", ""], ["", ""]])

@@ -10,6 +10,7 @@ import pandas as pd
 
 # text as is; a number as is ("0.125", "3"), whole, with 2 decimals, or as a share ("23.3%")
 FORMATS = ("text", "num", "int", "f2", "pct")
+STYLES = ("special", "pad")  # a cell's look: a special token (indigo, bold); padding (grey)
 
 
 def table_panel(
@@ -21,6 +22,7 @@ def table_panel(
     height: int = 0,
     file: str = "table",
     title: str = "",
+    styles: list[list[str]] | None = None,
 ) -> dict:
     """``frame``'s rows as a table panel.
 
@@ -29,7 +31,9 @@ def table_panel(
     text. Numbers sort as numbers. ``pick``:
     per row, the [layer, head] a click on the row opens (None: rows are not clickable).
     ``chosen``: the row marked (and scrolled to); ``height``: the most px before it scrolls
-    (0: all rows). A value that is not finite travels as null (JSON has no NaN) and reads "–".
+    (0: all rows). ``styles``: per cell (rows × shown columns) one of STYLES or "" (a
+    special token, padding). A value that is not finite travels as null (JSON has no NaN) and
+    reads "–".
     """
     if columns is None:
         columns = [
@@ -42,6 +46,11 @@ def table_panel(
     rows = [[_json_value(v) for v in row] for row in cells]
     if pick is not None and len(pick) != len(rows):
         raise ValueError(f"pick names {len(pick)} rows, the table has {len(rows)}")
+    if styles is not None:
+        if [len(r) for r in styles] != [len(columns)] * len(rows):
+            raise ValueError("styles must name one style per cell (rows × shown columns)")
+        if {c for r in styles for c in r} - {"", *STYLES}:
+            raise ValueError(f"a cell's style must be one of {STYLES} or ''")
     return {
         "kind": "table",
         "title": title,
@@ -51,6 +60,7 @@ def table_panel(
         "chosen": chosen,
         "height": height,
         "file": file,
+        "styles": styles,
     }
 
 

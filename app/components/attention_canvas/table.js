@@ -5,7 +5,8 @@
 // first cell, sends the row's ``pick`` ({"layer", "head"}) back. Cell text is textContent only.
 //
 // panel: {kind: "table", columns: [{label, help, format}], rows: [[...]], pick: [[l, h]] | null,
-//         chosen: row index or -1, height: px or 0, file: CSV name, sort: [column, dir] | null}
+//         chosen: row index or -1, height: px or 0, file: CSV name, sort: [column, dir] | null,
+//         styles: per cell "special" | "pad" | "" , or null}
 // format: "text" (as is), "num" (a number as is), "int", "f2" (2 decimals), "pct" ("23.3%").
 
 function cellText(v, format) {
@@ -62,6 +63,8 @@ function buildTable(panel, root, send) {
       p.rows[i].forEach((v, c) => {
         const format = p.columns[c].format;
         const td = el("td", format === "text" ? "" : "axc-num");
+        const look = p.styles && p.styles[i][c];
+        if (look) td.classList.add(`axc-${look}`);
         if (c === 0 && p.pick) {
           const go = el("button", "axc-link", cellText(v, format));
           go.title = "Open this head";
