@@ -8,8 +8,9 @@ import math
 
 import pandas as pd
 
-# text as is; a number as is ("0.125", "3"), whole, with 2 decimals, or as a share ("23.3%")
-FORMATS = ("text", "num", "int", "f2", "pct")
+# text as is (on one line, or "prose": wrapped); a number as is ("0.125", "3"), whole, with 2
+# decimals, or as a share ("23.3%")
+FORMATS = ("text", "prose", "num", "int", "f2", "pct")
 STYLES = ("special", "pad")  # a cell's look: a special token (indigo, bold); padding (grey)
 
 
@@ -23,17 +24,17 @@ def table_panel(
     file: str = "table",
     title: str = "",
     styles: list[list[str]] | None = None,
+    csv: bool = True,
 ) -> dict:
     """``frame``'s rows as a table panel.
 
     ``columns``: (frame column, header, format, help) per shown column, in order; by default
     every column under its own name, numbers as the frame holds them ("num") and the rest as
-    text. Numbers sort as numbers. ``pick``:
-    per row, the [layer, head] a click on the row opens (None: rows are not clickable).
-    ``chosen``: the row marked (and scrolled to); ``height``: the most px before it scrolls
-    (0: all rows). ``styles``: per cell (rows × shown columns) one of STYLES or "" (a
-    special token, padding). A value that is not finite travels as null (JSON has no NaN) and
-    reads "–".
+    text. Numbers sort as numbers. ``pick``: per row, the [layer, head] a click on the row
+    opens (None: rows are not clickable). ``chosen``: the row marked (and scrolled to);
+    ``height``: the most px before it scrolls (0: all rows). ``styles``: per cell (rows ×
+    shown columns) one of STYLES or "" (a special token, padding). ``csv``: a button that
+    downloads it. A value that is not finite travels as null (JSON has no NaN) and reads "–".
     """
     if columns is None:
         columns = [
@@ -61,6 +62,7 @@ def table_panel(
         "height": height,
         "file": file,
         "styles": styles,
+        "csv": csv,
     }
 
 

@@ -40,10 +40,12 @@ def attention_canvas(
     min_width: int = 420,
     on_pick: Callable[[], None] | None = None,
     on_query: Callable[[], None] | None = None,
+    width: str | int = "stretch",
 ):
     """Draw ``panels`` side by side (wrapping below ``min_width`` px each); returns the result.
 
-    ``summary`` is text for screen readers (and what the benchmark watches for).
+    ``summary`` is text for screen readers (and what the benchmark watches for); ``width``
+    as Streamlit's ("content": a table as wide as its columns, beside other elements).
     """
     callbacks = {}
     if on_pick is not None:
@@ -51,7 +53,7 @@ def attention_canvas(
     if on_query is not None:
         callbacks["on_query_change"] = on_query
     data = {"panels": panels, "summary": summary, "min_width": min_width}
-    return _mount(key=key, data=data, **callbacks)
+    return _mount(key=key, data=data, width=width, **callbacks)
 
 
 def trigger(key: str, event: str):

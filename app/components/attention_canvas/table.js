@@ -7,7 +7,10 @@
 // panel: {kind: "table", columns: [{label, help, format}], rows: [[...]], pick: [[l, h]] | null,
 //         chosen: row index or -1, height: px or 0, file: CSV name, sort: [column, dir] | null,
 //         styles: per cell "special" | "pad" | "" , or null}
-// format: "text" (as is), "num" (a number as is), "int", "f2" (2 decimals), "pct" ("23.3%").
+// format: "text" (as is, one line), "prose" (wrapped), "num" (a number as is), "int", "f2"
+// (2 decimals), "pct" ("23.3%"). csv: false leaves out the CSV button.
+
+const TEXTUAL = new Set(["text", "prose"]);
 
 function cellText(v, format) {
   if (v === null || v === undefined || (typeof v === "number" && Number.isNaN(v))) return "–";
@@ -22,7 +25,7 @@ function tableOrder(p, sort) {
   const order = p.rows.map((_, i) => i);
   if (!sort) return order;
   const [c, dir] = sort;
-  const text = p.columns[c].format === "text";
+  const text = TEXTUAL.has(p.columns[c].format);
   const key = (i) => p.rows[i][c];
   order.sort((a, b) => {
     const x = key(a);
@@ -62,7 +65,7 @@ function buildTable(panel, root, send) {
       if (i === p.chosen) tr.className = "axc-chosen";
       p.rows[i].forEach((v, c) => {
         const format = p.columns[c].format;
-        const td = el("td", format === "text" ? "" : "axc-num");
+        const td = el("td", TEXTUAL.has(format) ? format : "axc-num");
         const look = p.styles && p.styles[i][c];
         if (look) td.classList.add(`axc-${look}`);
         if (c === 0 && p.pick) {
@@ -83,13 +86,13 @@ function buildTable(panel, root, send) {
   };
 
   p.columns.forEach((col, c) => {
-    const th = el("th", col.format === "text" ? "" : "axc-num");
+    const th = el("th", TEXTUAL.has(col.format) ? "" : "axc-num");
     const b = el("button", "axc-sort", col.label);
     b.title = `${col.help ? `${col.help}. ` : ""}Click to sort`;
     b.onclick = () => {
       const now = sorts[name];
       // numbers largest first, text A to Z; a second click turns the order round
-      const first = col.format === "text" ? 1 : -1;
+      const first = TEXTUAL.has(col.format) ? 1 : -1;
       sorts[name] = now && now[0] === c ? [c, -now[1]] : [c, first];
       fill();
     };
@@ -105,10 +108,12 @@ function buildTable(panel, root, send) {
       if (top + chosen.offsetHeight > wrap.clientHeight) wrap.scrollTop = top - 2 * chosen.offsetHeight;
     });
   }
-  const csv = el("button", "axc-btn", "CSV");
-  csv.title = "Download this table as CSV, in the order shown";
-  csv.onclick = () => download(`${name}.csv`,
-    new Blob([tableCsv(p, tableOrder(p, sorts[name]))], { type: "text/csv" }));
-  panel.tools.appendChild(csv);
+  if (p.csv !== false) {
+    const csv = el("button", "axc-btn", "CSV");
+    csv.title = "Download this table as CSV, in the order shown";
+    csv.onclick = () => download(`${name}.csv`,
+      new Blob([tableCsv(p, tableOrder(p, sorts[name]))], { type: "text/csv" }));
+    panel.tools.appendChild(csv);
+  }
   return wrap;
 }
