@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 from threadpoolctl import threadpool_limits
 
@@ -119,19 +119,19 @@ def test_axis_ranges_are_fixed_and_hold_every_frame(padded_page):
 
 
 def test_csv_download_holds_the_projected_coordinates(monkeypatch, padded_page):
-    saved = {}
-    original = MemoryMediaFileStorage.load_and_get_id
+    saved = {}  # the CSV is made only when asked for: the button holds a deferred callable
+    original = MediaFileManager.add_deferred
 
-    def spy(self, data, mimetype, kind, filename=None):
+    def spy(self, data, mimetype, coordinates, file_name=None, **kwargs):
         if mimetype == "text/csv":
-            saved[filename] = data
-        return original(self, data, mimetype, kind, filename)
+            saved[file_name] = data
+        return original(self, data, mimetype, coordinates, file_name=file_name, **kwargs)
 
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
+    monkeypatch.setattr(MediaFileManager, "add_deferred", spy)
     at = padded_page.run()
     (name,) = saved
     assert name == "projections_pca_2d.csv"
-    data = saved[name]
+    data = saved[name]()
     table = pd.read_csv(io.StringIO(data.decode() if isinstance(data, bytes) else data))
     assert len(table) == 7 * 14 and set(table["method"]) == {"PCA"}
     frames = frame_points(figures(at)[0])
