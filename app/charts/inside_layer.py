@@ -30,6 +30,54 @@ def _bound(z: np.ndarray) -> float:
     return bound or 1.0
 
 
+# Source Sans at 14 px (the tick labels), px per character, measured in Chromium; others 9 px
+_PX = {
+    c: w
+    for chars, w in {
+        " ": 2.8, "i|": 3.4, "',.:;j·": 3.5, "l": 3.6, "I": 3.7, "!": 4.0, "f": 4.1,
+        "()[]{}": 4.2, "-": 4.3, "t": 4.7, "/\\r": 4.9, "*": 5.8, "s": 5.9, '"?z': 6.0,
+        "x": 6.2, "c": 6.4, "vy": 6.5, "JY": 6.7, "L": 6.8, "Fek": 6.9,
+        "#$+0123456789<=>^_~−": 7.0, "ag": 7.1, "VX": 7.2, "E": 7.4, "STZ": 7.5,
+        "A`hou": 7.6, "bn": 7.7, "dpq": 7.8, "P": 7.9, "CR": 8.0, "K": 8.1, "B": 8.2,
+        "&": 8.5, "DG": 8.6, "U": 9.0, "HN": 9.1, "OQ": 9.3, "w": 10.1, "M": 10.2, "W": 11.0,
+        "%": 11.5, "m": 11.6, "@": 11.9,
+    }.items()
+    for c in chars
+}  # fmt: skip
+
+
+def _px(text: str) -> float:
+    return sum(_PX.get(c, 9.0) for c in text)
+
+
+def _tick_px(lo: float, hi: float, length: float) -> float:
+    """Width of the widest tick label plotly's auto ticks give a linear axis over [lo, hi]
+    drawn ``length`` px long (its autoTicks: about one tick per 40 px, dtick 2, 5 or 10 × 10ⁿ)."""
+    rough = (hi - lo) / (min(max(length / 40, 4), 9) + 1)
+    if not rough > 0 or not np.isfinite(rough):
+        return _px("−0.5")
+    base = 10 ** np.floor(np.log10(rough))
+    dtick = base * next(m for m in (2, 5, 10) if m >= rough / base - 1e-9)
+    decimals = max(0, -int(np.floor(np.log10(dtick) + 1e-9)))
+    ticks = np.arange(np.ceil(lo / dtick - 1e-9), np.floor(hi / dtick + 1e-9) + 1) * dtick
+    return max((_px(f"{t:.{decimals}f}".replace("-", "−")) for t in ticks), default=0.0)
+
+
+def _margins(layout: dict, rows: list[str] | None, keys: list[str] | None, right: float) -> dict:
+    """The margins plotly's automargin would settle on, set before it draws: automargin then
+    finds them wide enough and does not draw the figure a second time (a third of the page's
+    browser time). Where a guess falls short, automargin still widens it (one more draw).
+    Tick labels never hide for crossing the chart's edge (no measuring of each label)."""
+    for axis in ("xaxis", "yaxis"):
+        layout[axis] = {**layout.get(axis, {}), "ticklabeloverflow": "allow"}
+    margin = layout["margin"]
+    left = max(_px(r) for r in rows) + 38 if rows else margin["l"]  # labels, standoff, title
+    bottom = 53 + 0.71 * max(_px(k) for k in keys) if keys else 57  # labels at −45°, title
+    size = dict(l=round(left + 2), r=round(right + 2), b=round(bottom + 2))
+    layout["margin"] = {**margin, **size}
+    return layout
+
+
 def _titled(layout: dict) -> dict:
     """Title on the top line, the legend on its own line below it (they never overlap)."""
     layout["margin"] = {**layout["margin"], "t": 72}
@@ -47,11 +95,13 @@ def tensor_heatmap(
     keys: list[str] | None = None,
     weights: bool = False,
     blocked: np.ndarray | None = None,
+    width: int = 480,
 ) -> go.Figure:
     """A step's tensor: one row per token; columns are dimensions, or key tokens when ``keys``.
 
     ``weights`` draws probabilities (0 to 1); otherwise a diverging scale with white at 0.
     ``blocked`` (C,) marks padded key columns: drawn grey with "min" (finfo.min, −3.4e38).
+    ``width``: the chart's width on the page in px (its margins are set for it).
     Shape: z (R, C), rows R labels, keys C labels
     """
     z = np.asarray(z, dtype=np.float32)
@@ -102,6 +152,12 @@ def tensor_heatmap(
     )
     if keys is None:
         layout["yaxis"]["title_text"] = "token"
+    named = [f"{i} · {t}" for i, t in enumerate(rows)]
+    across = [f"{i} · {t}" for i, t in enumerate(keys)] if keys is not None else None
+    layout = _margins(layout, named, across, 0)
+    m = layout["margin"]
+    bar = _tick_px(scale["zmin"], scale["zmax"], 0.9 * (layout["height"] - m["t"] - m["b"]))
+    m["r"] = round((40 + 0.02 * (width - m["l"]) + bar) / 1.02 + 2)  # the colorbar's room
     return go.Figure(traces, layout)
 
 
@@ -139,6 +195,14 @@ def vector_bars(
         if keys is not None
         else dict(title_text="dimension")
     )
+    values = np.concatenate([np.asarray(v, dtype=np.float64) for v in series.values()])
+    values = values[np.isfinite(values)]
+    lo, hi = (min(0.0, values.min()), max(0.0, values.max())) if values.size else (0.0, 1.0)
+    pad = 0.05 * (hi - lo)
+    keyed = [f"{i} · {t}" for i, t in enumerate(keys)] if keys is not None else None
+    layout = _margins(layout, None, keyed, layout["margin"]["r"] - 2)
+    m = layout["margin"]
+    m["l"] = round(_tick_px(lo - pad, hi + pad, layout["height"] - m["t"] - m["b"]) + 13)
     return go.Figure(bars, layout)
 
 
@@ -185,4 +249,7 @@ def entropy_bars(
             font=dict(size=12),
         )
     ]
+    layout = _margins(layout, None, [f"{i} · {t}" for i, t in enumerate(rows)], 8)
+    m = layout["margin"]
+    m["l"] = round(_tick_px(0, top * 1.08 + 0.05, layout["height"] - m["t"] - m["b"]) + 40)
     return go.Figure(bars, layout)

@@ -149,6 +149,7 @@ def heatmap(key: str, width: int) -> None:
         keys=tokens if square else None,
         weights=key.endswith("weights"),
         blocked=~keep if key.startswith("masked") else None,
+        width=width,
     )
     ui.plotly_chart(fig, key=f"fig_{key}", theme=None, width=width)
 
