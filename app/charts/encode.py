@@ -8,13 +8,16 @@ import plotly.graph_objects as go
 from encoder import EncoderConfig
 
 from .common import DIVERGING, layout_dict, safe_label, short, token_labels, vector_heatmap
+from .padding import TICKS, VECTOR_BAR, VECTOR_BOTTOM, margins, text_px, vector_margins
 
 
 def token_vector_heatmap(vectors: np.ndarray, tokens: list[str], title: str) -> go.Figure:
     """One row per token, one column per dimension. Shape: vectors (S, D)"""
-    heatmap = vector_heatmap(vectors, "token", labels=token_labels(tokens))
+    labels = token_labels(tokens)
+    heatmap = vector_heatmap(vectors, "token", labels=labels)
     # one constructor call: update_layout/update_yaxes re-validate the figure each time (~4 ms)
     layout = layout_dict(height=max(220, 90 + 22 * len(vectors)), title=title)
+    layout["margin"] = vector_margins(labels)
     layout["yaxis"] = dict(autorange="reversed", title_text="token", type="category")
     layout["xaxis"] = dict(title_text="dimension")
     return go.Figure(heatmap, layout)
@@ -44,6 +47,9 @@ def similarity_heatmap(sim: np.ndarray, labels: list[str], title: str) -> go.Fig
         ygap=1,
     )
     layout = layout_dict(height=140 + 46 * n, title=title)
+    layout["margin"] = margins(
+        left=TICKS + 4 + text_px(rows), right=VECTOR_BAR, bottom=VECTOR_BOTTOM
+    )
     layout["yaxis"] = dict(autorange="reversed", type="category", automargin=True)
     layout["xaxis"] = dict(type="category", side="bottom", title_text="sentence")
     return go.Figure(heatmap, layout)

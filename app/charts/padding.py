@@ -3,6 +3,9 @@ mask, the drift of unmasked padding, and the output vectors with their padded ro
 
 from __future__ import annotations
 
+import html
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -16,6 +19,48 @@ SHADE = "rgba(100, 116, 139, 0.10)"  # over padded keys / rows
 WITH = "#15803d"  # green: with the mask
 WITHOUT = "#dc2626"  # red: without it
 FLOOR = 1e-9  # a drift of exactly 0 is drawn here on the log axis
+# Margins that fit what automargin would make room for (measured in Chromium, 1024 and 1920
+# px, 20 and 128 tokens), a few px over rather than under: tick labels alone, labels and an
+# axis title, labels turned by 60° and a title, a colour bar of weights (0.25) or of values (-2)
+TICKS, TITLED, TURNED = 11, 38, 44
+VECTOR_ROWS, VECTOR_BOTTOM, VECTOR_BAR = 41, 61, 84
+WEIGHT_BAR = 88
+
+
+# Advance widths of the chart font (Source Sans, as Chromium draws it) in thousandths of an
+# em, measured once; any other character counts as a full em, wider than most
+_WIDTHS = """
+200 288 426 497 497 824 609 249 303 303 416 497 250 308 248 350 497 497 497 497 497 497 497
+497 497 497 249 250 497 497 497 425 847 537 587 544 614 524 491 616 652 263 443 577 486 727
+647 662 565 662 568 521 529 644 521 786 511 469 522 303 350 303 497 500 542 503 551 436 553
+494 288 504 544 246 247 494 255 829 547 539 553 553 347 419 316 544 467 719 446 466 425 303
+241 303 497 245 947 497 497"""
+_EM = dict(
+    zip(
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~·…×−",
+        map(int, _WIDTHS.split()),
+        strict=True,
+    )
+)
+
+
+def text_px(labels, size: int = 14) -> float:
+    """Width on screen of the widest label (plotly's text: HTML-escaped) at ``size`` px."""
+    widest = max((sum(_EM.get(c, 1000) for c in html.unescape(t)) for t in labels), default=0)
+    return size * widest / 1000
+
+
+def margins(*, left: float = 10, right: float = 10, top: int = 40, bottom: float = 10) -> dict:
+    """Plotly's margins as its automargin would grow them (the axes keep automargin on): a
+    chart whose labels fit the margins it starts with is drawn once, not twice per update."""
+    return dict(l=math.ceil(left), r=math.ceil(right), t=top, b=math.ceil(bottom))
+
+
+def rotated_px(labels, angle: float = 60, size: int = 14) -> float:
+    """Height of x tick labels turned by ``angle`` degrees."""
+    a = math.radians(angle)
+    return text_px(labels, size) * math.sin(a) + size * math.cos(a)
 
 
 def cell_chars(seq: int, font: int) -> int:
@@ -78,6 +123,7 @@ def batch_grid(tokens: list[list[str]], mask: np.ndarray, *, show: str = "tokens
     title = "input tokens ([PAD] in grey)" if show == "tokens" else "attention_mask (batch × seq)"
     # room below the cells for the tick numbers and the axis title, so neither covers the other
     layout = layout_dict(height=110 + 34 * B, title=title)
+    layout["margin"] = margins(left=TICKS + text_px(names), bottom=48)
     layout["yaxis"] = dict(autorange="reversed", type="category", automargin=True)
     layout["xaxis"] = dict(
         title=dict(text="position", standoff=6),
@@ -94,7 +140,9 @@ def batch_grid(tokens: list[list[str]], mask: np.ndarray, *, show: str = "tokens
     return go.Figure(data, layout)
 
 
-def mask_view(additive: np.ndarray, tokens: list[str], title: str) -> go.Figure:
+def mask_view(
+    additive: np.ndarray, tokens: list[str], title: str, *, width: int | None = None
+) -> go.Figure:
     """The mask as attention sees it: 0 where a query may use a key, finfo.min where blocked.
 
     Shape: additive (W, W), query rows, key columns."""
@@ -115,15 +163,23 @@ def mask_view(additive: np.ndarray, tokens: list[str], title: str) -> go.Figure:
         "<extra></extra>",
     )
     layout = layout_dict(height=_square(len(tokens)), title=title)
-    layout["yaxis"] = dict(autorange="reversed", type="category", title_text="query")
-    layout["xaxis"] = dict(type="category", title_text="key", tickangle=-60)
+    layout["margin"] = _square_margins(labels, right=18, slack=2)
+    layout |= _square_axes(len(tokens), layout["height"], width)
     return go.Figure(heatmap, layout)
 
 
 def attention_map(
-    weights: np.ndarray, tokens: list[str], n_real: int, title: str, zmax: float
+    weights: np.ndarray,
+    tokens: list[str],
+    n_real: int,
+    title: str,
+    zmax: float,
+    *,
+    width: int | None = None,
 ) -> go.Figure:
-    """One head's attention, query rows and key columns, the padded keys shaded. Shape: (W, W)"""
+    """One head's attention, query rows and key columns, the padded keys shaded. Shape: (W, W)
+
+    ``width``: the chart's width on the page, where the page fixes it (for the key labels)."""
     labels = token_labels(tokens)
     W = len(tokens)
     heatmap = go.Heatmap(
@@ -138,8 +194,8 @@ def attention_map(
     )
     # the map sits beside a colour bar in a narrow column: cap the height so it stays square
     layout = layout_dict(height=min(460, _square(W)), title=title)
-    layout["yaxis"] = dict(autorange="reversed", type="category", title_text="query")
-    layout["xaxis"] = dict(type="category", title_text="key", tickangle=-60)
+    layout["margin"] = _square_margins(labels, right=WEIGHT_BAR)
+    layout |= _square_axes(W, layout["height"], width)
     layout["shapes"] = _pad_band(n_real, W, "x")
     return go.Figure(heatmap, layout)
 
@@ -150,7 +206,9 @@ def output_vectors(hidden: np.ndarray, tokens: list[str], n_real: int) -> go.Fig
     Shape: hidden (W, D)"""
     heatmap = vector_heatmap(hidden, "token", labels=token_labels(tokens), thickness=10)
     layout = layout_dict(height=min(620, max(260, 110 + 22 * len(tokens))), title="output vectors")
+    layout["margin"] = vector_margins(token_labels(tokens))
     layout["yaxis"] = dict(autorange="reversed", type="category", title_text="position")
+    layout["yaxis"]["dtick"] = label_step(len(tokens), layout["height"] - 50)
     layout["xaxis"] = dict(title_text="dimension")
     layout["shapes"] = _pad_band(n_real, len(tokens), "y")
     return go.Figure(heatmap, layout)
@@ -202,6 +260,38 @@ def drift_chart(
     layout["legend"] = dict(orientation="h", y=-0.25, x=0)
     layout["margin"]["b"] = 60
     return go.Figure(traces, layout)
+
+
+def label_step(n: int, length: float, font: int = 14) -> int:
+    """Every how many categories a label shows along ``length`` px: plotly's own choice (one
+    label per 1.2 font sizes) on the axis as it first drew it, before automargin made room for
+    the labels (margins of 10 px, 40 above a title), which the labels kept after the redraw."""
+    return max(1, math.ceil(n / (length / round(1.2 * font))))
+
+
+def _square_axes(n: int, height: int, width: int | None) -> dict:
+    """A query x key map's axes: queries down, keys across with their labels turned."""
+    y = dict(autorange="reversed", type="category", title_text="query")
+    x = dict(type="category", title_text="key", tickangle=-60)
+    y["dtick"] = label_step(n, height - 50)
+    if width:
+        x["dtick"] = label_step(n, width - 20)
+    return dict(yaxis=y, xaxis=x)
+
+
+def _square_margins(labels: list[str], *, right: float, slack: float = 0) -> dict:
+    """Margins of a query x key map: token labels on the left and turned by 60° below."""
+    return margins(
+        left=slack + TITLED + text_px(labels),
+        right=right,
+        bottom=slack + TURNED + rotated_px(labels),
+    )
+
+
+def vector_margins(labels: list[str]) -> dict:
+    """Margins of vector_heatmap's chart: token labels and an axis title on the left, the colour
+    bar on the right, dimension numbers and a title below."""
+    return margins(left=VECTOR_ROWS + text_px(labels), right=VECTOR_BAR, bottom=VECTOR_BOTTOM)
 
 
 def _square(n: int) -> int:

@@ -89,7 +89,9 @@ with st.container(horizontal=True, gap="large"):
         )
         seen = pad.mask_as_seen((np.arange(width) < n_real).astype(int), causal)
         ui.plotly_chart(
-            charts.mask_view(seen, tokens, f"sentence {pick + 1}: the mask attention adds"),
+            charts.mask_view(
+                seen, tokens, f"sentence {pick + 1}: the mask attention adds", width=SIDE + 80
+            ),
             key="mask_view",
             theme=None,
         )
@@ -130,7 +132,8 @@ with st.container(horizontal=True, gap="small"):
         ("att_mask", w_mask, "with the mask"),
         ("att_none", w_none, "without the mask"),
     ) + ((("att_causal", view.causal[head], "padding + causal mask"),) if causal else ()):
-        fig = charts.attention_map(weights, tokens, n_real, f"L{layer} H{head}: {name}", zmax)
+        title = f"L{layer} H{head}: {name}"
+        fig = charts.attention_map(weights, tokens, n_real, title, zmax, width=SIDE)
         ui.plotly_chart(fig, key=fig_key, width=SIDE, theme=None)
 share_mask = pad.pad_attention_share(w_mask, view.attention_mask)
 share_none = pad.pad_attention_share(w_none, view.attention_mask)
@@ -197,8 +200,9 @@ else:
 if grid:
     # the curve costs two runs per point, up to max_len tokens each: drawn only when asked for
     secs = pad.drift_seconds(choice, n_real, grid)
+    runs = len(pad.drift_runs(n_real, grid))
     with st.expander(
-        f"The drift at every N from 1 to {room} (a chart: {2 * len(grid) + 2} runs, "
+        f"The drift at every N from 1 to {room} (a chart: {runs} runs, "
         + ("under a second" if secs < 1 else f"about {secs:.0f} s")
         + " on this server)",
         key=state.linked("curve"),
