@@ -3,6 +3,8 @@ not pile up, a cosine matrix that names every token and writes only readable num
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,50 @@ def test_cosine_numbers_are_written_at_12_px_only_when_the_cells_hold_them():
     assert cells >= len("-0.00") * 0.6 * 12  # five characters of a 12 px font fit a cell
     many = cosine_figure(np.eye(14), [f"1·{p} tok" for p in range(14)], "t", 520)
     assert many.data[0].texttemplate is None
+
+
+# ---- the projection figure, built without plotly's validation ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "k, shared, colour_by, traced, labels",
+    [
+        (2, True, "sentence", [0, 3], True),
+        (3, True, "position", [1], True),
+        (2, False, "word", [2, 4], False),
+        (3, False, "sentence", [], True),
+    ],
+)
+def test_unchecked_projection_figure_sends_what_a_validated_one_would(
+    monkeypatch, k, shared, colour_by, traced, labels
+):
+    import plotly.io as pio
+    from plotly.tools import return_figure_from_figure_or_data
+
+    from app.charts import projections as charts
+
+    rng = np.random.default_rng(k)
+    n = 9
+    kw = dict(
+        sentence=np.array([0] * 5 + [1] * 4),
+        position=np.array([0, 1, 2, 3, 4, 0, 1, 2, 3]),
+        tokens=["[CLS]", "the", "bank", "<b>", "[SEP]", "[CLS]", "a", "bank", "[SEP]"],
+        words=["[CLS]", "the", "bank", "<b>", "[SEP]", "[CLS]", "a", "bank", "[SEP]"],
+        special=[True, False, False, False, True, True, False, False, True],
+        colour_by=colour_by,
+        traced=traced,
+        labels=labels,
+        method="PCA",
+        shared=shared,
+        sentence_names=["1 · the bank", "2 · a bank"],
+    )
+    coords, ratios = rng.normal(size=(4, n, k)), rng.uniform(size=(4, k))
+
+    def sent() -> dict:  # what st.plotly_chart puts in its message
+        fig = charts.projection_figure(coords, ratios, 2, **kw)
+        figure = return_figure_from_figure_or_data(fig, validate_figure=True)
+        return json.loads(pio.to_json(figure, validate=False))
+
+    fast = sent()
+    monkeypatch.setattr(charts, "UNCHECKED", {})
+    assert fast == sent()

@@ -3,6 +3,8 @@ and the depth profile (mean cosine, mean length, variance shown). Arrays in, go.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -18,6 +20,12 @@ FRAME_MS, TRANSITION_MS = 900, 500
 # The 3-D scene's starting camera: lower and nearer than plotly's (1.25, 1.25, 1.25), aimed a
 # little below the centre, so the cube and its axis titles fill a 560-640 px wide chart.
 EYE, CENTRE = dict(x=1.45, y=1.45, z=0.6), dict(x=0, y=0, z=-0.15)
+# The projection figure's traces and frames are built without plotly's validation (the
+# ``_validate`` switch plotly.express uses): checking every frame's arrays took 12-24 ms of a
+# 14-26 ms build; Streamlit sends the same JSON (tests/test_projections_labels.py compares it
+# with the validated figure's).
+UNCHECKED = dict(_validate=False)
+VIRIDIS = go.scatter.Marker(colorscale="Viridis").colorscale  # as validation spells it out
 
 
 def depth_name(depth: int) -> str:
@@ -105,7 +113,7 @@ def projection_figure(
     """
     depths, _, k = coords.shape
     three = k == 3
-    Scatter = go.Scatter3d if three else go.Scatter
+    Scatter = partial(go.Scatter3d if three else go.Scatter, **UNCHECKED)
     text = [safe_label(t) for t in tokens]
     ranges = _axis_ranges(coords)
 
@@ -119,9 +127,7 @@ def projection_figure(
         symbol=["diamond" if sp else "circle" for sp in special],
     )
     if colour_by == "position":
-        marker.update(
-            colorscale="Viridis", colorbar=dict(title=dict(text="position"), thickness=12)
-        )
+        marker.update(colorscale=VIRIDIS, colorbar=dict(title=dict(text="position"), thickness=12))
     # One trace holds every token, in the same order in every frame (plotly moves point i of
     # a frame to point i of the next). One trace, not one per sentence: each is validated once
     # per frame, and eight of them took a second to build.
@@ -180,6 +186,7 @@ def projection_figure(
         fit = " · one PCA fit on all depths" if shared else " · a PCA fit per depth"
     frames = [
         go.Frame(
+            **UNCHECKED,
             name=str(d),
             data=[
                 Scatter(
@@ -193,7 +200,7 @@ def projection_figure(
                 ),
             ],
             traces=moving,
-            layout=dict(title_text=frame_title(d, ratios, fit)),
+            layout=dict(title=dict(text=frame_title(d, ratios, fit))),
         )
         for d in range(depths)
     ]
@@ -202,7 +209,7 @@ def projection_figure(
     layout["legend"] = dict(orientation="h", y=-0.12, x=0, yanchor="top", itemclick=False)
     titles = axis_titles(method, k, shared)
     axes = {
-        f"{a}axis": dict(title_text=t, range=r, autorange=False, zeroline=False)
+        f"{a}axis": dict(title=dict(text=t), range=r, autorange=False, zeroline=False)
         for a, t, r in zip("xyz"[:k], titles, ranges, strict=True)
     }
     if three:
@@ -211,7 +218,7 @@ def projection_figure(
     else:
         layout.update(axes)
     layout["updatemenus"] = [_play_buttons(three)]
-    return go.Figure(data=data, layout=layout, frames=frames)
+    return go.Figure(data=data, layout=layout, frames=frames, **UNCHECKED)
 
 
 def _play_buttons(three: bool) -> dict:
