@@ -10,7 +10,6 @@ from app.charts.common import safe_label
 from app.compute import projections as proj
 from app.snippets.projections import projections_snippet
 from app.views import models_compare
-from encoder.analysis import cosine_matrix
 
 PRESETS = proj.PRESETS
 MAX_LABELS = 150  # tokens per depth beyond which their labels only overlap
@@ -269,7 +268,7 @@ with cosine_slot:
         st.caption(f"{n} tokens are too many for one readable matrix: pick a sentence.")
         pick = ui.sentence_picker(texts, label="Sentence for the cosine matrix")
         sel = [i for i in sel if pts.sentence[i] == pick]
-    sim = cosine_matrix(pts.hidden[depth][sel])
+    sim = proj.cosine(pts.hidden[depth][sel])
     names = [options[i] for i in sel] if len(texts) > 1 else [options[i][2:] for i in sel]
     title = f"Token-token cosine at depth {depth}"
     ticks = [safe_label(x) for x in names]
