@@ -208,7 +208,7 @@ def output_vectors(hidden: np.ndarray, tokens: list[str], n_real: int) -> go.Fig
     layout = layout_dict(height=min(620, max(260, 110 + 22 * len(tokens))), title="output vectors")
     layout["margin"] = vector_margins(token_labels(tokens))
     layout["yaxis"] = dict(autorange="reversed", type="category", title_text="position")
-    layout["yaxis"]["dtick"] = label_step(len(tokens), layout["height"] - 50)
+    every_label(layout["yaxis"], len(tokens), layout["height"] - 50)
     layout["xaxis"] = dict(title_text="dimension")
     layout["shapes"] = _pad_band(n_real, len(tokens), "y")
     return go.Figure(heatmap, layout)
@@ -262,20 +262,21 @@ def drift_chart(
     return go.Figure(traces, layout)
 
 
-def label_step(n: int, length: float, font: int = 14) -> int:
-    """Every how many categories a label shows along ``length`` px: plotly's own choice (one
-    label per 1.2 font sizes) on the axis as it first drew it, before automargin made room for
-    the labels (margins of 10 px, 40 above a title), which the labels kept after the redraw."""
-    return max(1, math.ceil(n / (length / round(1.2 * font))))
+def every_label(axis: dict, n: int, length: float, font: int = 14) -> None:
+    """A label on each of ``n`` categories where plotly's first draw had room for them all
+    (one per 1.2 font sizes along ``length`` px: the axis with margins of 10 px, 40 above a
+    title), as the charts showed them when automargin drew them twice; else plotly's choice."""
+    if n * round(1.2 * font) <= length:
+        axis["dtick"] = 1
 
 
 def _square_axes(n: int, height: int, width: int | None) -> dict:
     """A query x key map's axes: queries down, keys across with their labels turned."""
     y = dict(autorange="reversed", type="category", title_text="query")
     x = dict(type="category", title_text="key", tickangle=-60)
-    y["dtick"] = label_step(n, height - 50)
+    every_label(y, n, height - 50)
     if width:
-        x["dtick"] = label_step(n, width - 20)
+        every_label(x, n, width - 20)
     return dict(yaxis=y, xaxis=x)
 
 
