@@ -14,6 +14,7 @@ import streamlit as st
 import torch
 
 from app import compute
+from app.compute.threads import one_blas_thread
 from app.state import ModelChoice
 from encoder.analysis import cosine_matrix
 from encoder.experiments import order_test
@@ -66,8 +67,11 @@ def pair_dims(sines: list[int], d_model: int) -> list[int]:
 
 
 def dot_similarity(pe: np.ndarray) -> np.ndarray:
-    """PE·PE between every pair of positions. Shape: (N, D) -> (N, N)"""
-    return pe @ pe.T
+    """PE·PE between every pair of positions, BLAS in one thread: OpenBLAS's two threads took
+    ~8 ms for 128 x 128 on the shared 2-core server, and spun on after it, instead of 0.07 ms
+    (the last float32 bit may differ from a threaded product). Shape: (N, D) -> (N, N)"""
+    with one_blas_thread():
+        return pe @ pe.T
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
