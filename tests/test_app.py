@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -48,6 +49,20 @@ def array(value) -> np.ndarray:
 
 def plotly_specs(at: AppTest) -> list[dict]:
     return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def table_panel(at: AppTest, key: str) -> dict:
+    """The table panel a canvas component ``key`` was given (app.charts.tables)."""
+    (el,) = [e for e in at.get("bidi_component") if e.key == key]
+    (panel,) = json.loads(el.proto.json)["panels"]
+    assert panel["kind"] == "table"
+    return panel
+
+
+def table_frame(at: AppTest, key: str) -> pd.DataFrame:
+    """That table as the page shows it: its headers and rows, in the page's order."""
+    panel = table_panel(at, key)
+    return pd.DataFrame(panel["rows"], columns=[c["label"] for c in panel["columns"]])
 
 
 def assert_clean(at: AppTest) -> None:

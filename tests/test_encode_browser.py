@@ -42,26 +42,25 @@ def test_a_60_word_paragraph_token_table_shows_whole_at_1024(server, browser):
     assert len(PARAGRAPH.split()) == 60
     context, page = open_page(browser, f"{server}/?text={quote(PARAGRAPH)}", 1024, 1100)
     wait_painted(page, plotly=1, graphviz=1)
-    grid = page.locator(f'{MAIN} [data-testid="stDataFrame"]').first
+    grid = page.locator(f"{MAIN} .st-key-tokens .axc-table").first
     grid.scroll_into_view_if_needed()
     page.wait_for_timeout(500)
     scroll = grid.evaluate(
-        """(el) => { const s = el.querySelector('.dvn-scroller');
-            return [s.scrollHeight - s.clientHeight, s.scrollWidth - s.clientWidth]; }"""
+        "(el) => [el.scrollHeight - el.clientHeight, el.scrollWidth - el.clientWidth]"
     )
     assert scroll[0] <= 1, f"the token table scrolls inside itself by {scroll[0]} px"
     assert scroll[1] <= 1, f"the token table scrolls sideways by {scroll[1]} px"
-    # every column is at least as wide as its longest cell (the grid's font, 8 px padding each
-    # side): "word piece" was cut to "word pie" when only the first rows set the widths
-    needed = page.evaluate(
-        """(cols) => { const ctx = document.createElement('canvas').getContext('2d');
-            ctx.font = '14px "Source Sans", sans-serif';
-            return Object.values(cols).map((vals) =>
-                Math.max(...vals.map((v) => ctx.measureText(v).width)) + 16); }""",
-        token_table_cells(PARAGRAPH),
+    # every cell shows whole: no cell's text is wider than its cell ("word piece" was once cut
+    # to "word pie")
+    cut = grid.evaluate(
+        """(el) => [...el.querySelectorAll('td, th')].filter((c) =>
+            c.scrollWidth > c.clientWidth + 1).map((c) => c.textContent)"""
     )
-    width = grid.evaluate("(el) => el.getBoundingClientRect().width")
-    assert width >= sum(needed), (width, needed)
+    assert not cut, cut
+    texts = grid.locator("tbody tr").all_inner_texts()
+    header, *rows = zip(*token_table_cells(PARAGRAPH).values(), strict=True)
+    assert grid.locator("th").all_inner_texts() == list(header)
+    assert [t.split("\t") for t in texts] == [list(row) for row in rows]
     full_screenshot(page, ARTIFACTS / "encode_paragraph_1024.png")
     context.close()
 

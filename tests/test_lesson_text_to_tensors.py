@@ -17,7 +17,7 @@ from encoder.summary import shape_trace
 from encoder.tokenizer import default_tokenizer
 from tests import lessons_common
 from tests.lessons_common import bold, check_step, check_well_formed, open_link
-from tests.test_app import array
+from tests.test_app import array, table_frame
 
 STEPS = {step.title: step for step in lesson.LESSON.steps}
 DEFAULT = Ctx(tuple(lesson.YOURS.split("\n")))
@@ -174,6 +174,6 @@ def test_each_link_opens_the_encode_page_as_the_step_says(link):
     assert at.title[0].value == "Encode"
     text = query.get(state.TEXT, state.DEFAULT_TEXT)
     lines = text.split("\n")
-    rows = at.dataframe[0].value  # the picked sentence's tokens, as in the lesson
+    rows = table_frame(at, "tokens")  # the picked sentence's tokens, as in the lesson
     pick = 0 if "sentence" not in query else int(query["sentence"].split(" · ")[0]) - 1
     assert rows["token"].iloc[1] == default_tokenizer().encode(lines[pick]).tokens[1]

@@ -14,7 +14,7 @@ from app.charts.encode import similarity_heatmap
 from app.compute import forward_flops
 from app.ui import picker_labels, working_message
 from encoder import EncoderConfig
-from tests.test_app import assert_clean, new_app
+from tests.test_app import assert_clean, new_app, table_frame, table_panel
 
 ROOT = Path(__file__).resolve().parents[1]
 EIGHT = "\n".join(f"Sentence number {i} is here" for i in range(1, 9))
@@ -60,27 +60,27 @@ def test_sentence_picker_names_the_sentences_on_screen():
 
 def test_padded_batch_shows_tokens_ids_or_the_mask_as_numbers():
     at = new_app(text="a b\nc")
-    grid = at.table[0].value
-    assert list(grid.iloc[1]) == ["\\[CLS\\]", "c", "\\[SEP\\]", "[PAD]"]
+    grid = table_panel(at, "batch")
+    assert grid["rows"][1] == [2, "[CLS]", "c", "[SEP]", "[PAD]"]  # text as written
+    assert grid["styles"][1] == ["", "special", "", "special", "pad"]
     at.get("button_group")[0].set_value("mask").run()
-    assert at.table[0].value.values.tolist() == [[1, 1, 1, 1], [1, 1, 1, 0]]
+    assert [r[1:] for r in table_panel(at, "batch")["rows"]] == [[1, 1, 1, 1], [1, 1, 1, 0]]
     assert share_query_of(at)["grid"] == "mask"
     at.get("button_group")[0].set_value("ids").run()
-    assert at.table[0].value.values.tolist()[1] == [101, 1039, 102, 0]
+    assert table_panel(at, "batch")["rows"][1][1:] == [101, 1039, 102, 0]
 
 
 def test_shape_and_parameter_tables_show_every_row_without_scrolling():
     at = new_app(model="From scratch", n_layers="12")
     assert_clean(at)
-    _, shapes, params = (t.value for t in at.table)  # st.table: sized to content, text wraps
+    shapes, params = table_frame(at, "shapes"), table_frame(at, "parameters")
+    assert table_panel(at, "shapes")["height"] == 0  # whole, never scrolling
     stages = list(shapes["stage"])
-    assert "each of 12 layers\\: attention" in stages  # Markdown-escaped, shown as written
+    assert "each of 12 layers: attention" in stages  # text as written (no Markdown)
     assert not any("layer 7" in s for s in stages)
-    assert "hidden\\_states\\[1 … 12\\]" in " ".join(shapes["what"])  # Markdown-escaped
+    assert "hidden_states[1 … 12]" in " ".join(shapes["what"])
     assert params["parameters"].iloc[1].endswith("× 12")
-    assert not at.get("arrow_data_frame") or all(
-        df.key == "tokens" for df in at.get("arrow_data_frame")
-    )
+    assert not at.get("arrow_data_frame") and not at.table  # no Arrow tables on the page
 
 
 def test_snippet_wraps_writes_every_sidebar_field_and_says_train_mode_once():

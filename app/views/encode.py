@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import streamlit as st
 
-from app import state, ui
+from app import ui
 from app.charts import encode as charts
 from app.compute import encode as ce
 from app.snippets.encode import encode_snippet
+from app.views import encode_tables as tables
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.summary import group_parameters
 
-PAD_STYLE = "background-color: #f1f5f9; color: #94a3b8"
-SPECIAL_STYLE = "color: #4f46e5; font-weight: 600"
-TABLE_ROWS = 128  # token rows shown whole; a longer table scrolls inside itself
-CHAR_PX, COLUMN_MAX = 8, 260  # a column's width: ~8 px per character at 14 px, at most 260
 GRID_CAPTIONS = {
     "tokens": "The tokens at each position; grey [PAD] cells are padding.",
     "ids": "input_ids: the id of each token in the 30,522-token vocabulary ([PAD] is 0, "
@@ -48,44 +44,12 @@ enc = fwd.encodings[pick]
 words = enc.words()
 
 
-def fitted_columns(frame: pd.DataFrame) -> dict:
-    """A width per column that fits its longest cell: the grid sizes columns by their first
-    rows only, so a "word piece" further down was cut to "word pie"."""
-    return {
-        name: st.column_config.Column(
-            width=min(COLUMN_MAX, 24 + CHAR_PX * max(len(str(v)) for v in [name, *frame[name]]))
-        )
-        for name in frame.columns
-    }
-
-
-def batch_grid(view: str):
-    """Every sentence of the padded batch, one row each: tokens, ids or the mask as numbers."""
-    # st.table reads Markdown: tokens are user text, so escape them
-    # object cells, not pandas' Arrow strings: Streamlit writes the Styler's display values
-    # back column by column, slower into Arrow strings (128 tokens: ~33 -> ~29 ms of CPU)
-    grid = ce.batch_cells(fwd, view, label=state.md_escape).astype(object)
-    special = ce.special_cells(fwd).to_numpy(dtype=bool)
-    cells = np.where(special, SPECIAL_STYLE, np.where(fwd.attention_mask == 1, "", PAD_STYLE))
-    styles = pd.DataFrame(cells, index=grid.index, columns=grid.columns)  # one array, no map
-    return grid.style.apply(lambda _: styles, axis=None)
-
-
 st.subheader("1 · Tokens")
 st.caption("Pieces of one word are joined with ·")
 st.text("  ".join("·".join(enc.tokens[i].removeprefix("##") for i in ix) for _, ix in words))
 # side by side on a projector, stacked on a laptop (a horizontal container wraps)
 with st.container(horizontal=True, gap="large"):
-    rows = ce.token_rows(fwd, pick)
-    st.dataframe(
-        rows,
-        hide_index=True,
-        # whole up to max_len's default (128 rows, no scrolling inside it); longer ones scroll
-        height="content" if len(rows) <= TABLE_ROWS else 38 + 35 * 24,
-        width="content",
-        column_config=fitted_columns(rows),
-        key="tokens",
-    )
+    tables.token_table(fwd, pick)
     with st.container(width="content"):
         view = ui.segmented(
             f"The padded batch: {ui.count(B, 'sentence')} × {S} positions",
@@ -94,7 +58,7 @@ with st.container(horizontal=True, gap="large"):
             help="input_ids holds one token id per position; attention_mask is 1 on real "
             "tokens and 0 on padding, which attention ignores.",
         )
-        st.table(batch_grid(view), width="content")
+        tables.batch_table(fwd, view)
         st.caption(GRID_CAPTIONS[view])
 
 st.subheader("2 · Through the encoder")
@@ -102,7 +66,7 @@ st.subheader("2 · Through the encoder")
 with st.container(horizontal=True, gap="large"):
     with st.container(width="content"):
         shapes = ce.shape_table(fwd.config, B, S)
-        ui.plain_table(shapes, hide_index=True, width="content")
+        tables.small_table(shapes, "shapes", "Every tensor's shape", prose="what")
         total_params = fwd.parameters[-1][1]
         st.metric("Parameters", f"{total_params:,}")
         grouped = group_parameters(fwd.parameters, fwd.config.n_layers)
@@ -115,7 +79,7 @@ with st.container(horizontal=True, gap="large"):
                 "share": [f"{100 * per * k / total_params:.1f} %" for _, per, k in grouped],
             }
         )
-        ui.plain_table(params, hide_index=True, width="content")
+        tables.small_table(params, "parameters", "Parameters per module")
     st.graphviz_chart(charts.architecture_dot(fwd.config, choice.label), width="content")
 
 st.subheader("3 · Output vectors")
