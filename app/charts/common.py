@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -77,3 +78,47 @@ def vector_heatmap(
         colorbar=dict(title=dict(text="value"), thickness=thickness),
         hovertemplate=f"{rows} %{{y}}<br>dimension %{{x}}<br>value %{{z:.4f}}<extra></extra>",
     )
+
+
+# Margins that fit what automargin would make room for (measured in Chromium, 1024 and 1920
+# px, 20 and 128 tokens), a few px over rather than under: tick labels alone, labels and an
+# axis title, labels turned by 60° and a title, a colour bar of weights (0.25) or of values (-2)
+TICKS, TITLED, TURNED = 11, 38, 44
+VECTOR_ROWS, VECTOR_BOTTOM, VECTOR_BAR = 41, 61, 84
+WEIGHT_BAR = 88
+
+
+# Advance widths of the chart font (Source Sans, as Chromium draws it) in thousandths of an
+# em, measured once; any other character counts as a full em, wider than most
+_WIDTHS = """
+200 288 426 497 497 824 609 249 303 303 416 497 250 308 248 350 497 497 497 497 497 497 497
+497 497 497 249 250 497 497 497 425 847 537 587 544 614 524 491 616 652 263 443 577 486 727
+647 662 565 662 568 521 529 644 521 786 511 469 522 303 350 303 497 500 542 503 551 436 553
+494 288 504 544 246 247 494 255 829 547 539 553 553 347 419 316 544 467 719 446 466 425 303
+241 303 497 245 947 497 497"""
+_EM = dict(
+    zip(
+        " !\"#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        "[\\]^_`abcdefghijklmnopqrstuvwxyz{|}~·…×−",
+        map(int, _WIDTHS.split()),
+        strict=True,
+    )
+)
+
+
+def text_px(labels, size: int = 14) -> float:
+    """Width on screen of the widest label (plotly's text: HTML-escaped) at ``size`` px."""
+    widest = max((sum(_EM.get(c, 1000) for c in html.unescape(t)) for t in labels), default=0)
+    return size * widest / 1000
+
+
+def margins(*, left: float = 10, right: float = 10, top: int = 40, bottom: float = 10) -> dict:
+    """Plotly's margins as its automargin would grow them (the axes keep automargin on): a
+    chart whose labels fit the margins it starts with is drawn once, not twice per update."""
+    return dict(l=math.ceil(left), r=math.ceil(right), t=top, b=math.ceil(bottom))
+
+
+def vector_margins(labels: list[str]) -> dict:
+    """Margins of vector_heatmap's chart: token labels and an axis title on the left, the colour
+    bar on the right, dimension numbers and a title below."""
+    return margins(left=VECTOR_ROWS + text_px(labels), right=VECTOR_BAR, bottom=VECTOR_BOTTOM)

@@ -7,8 +7,20 @@ import plotly.graph_objects as go
 
 from encoder import EncoderConfig
 
-from .common import DIVERGING, layout_dict, safe_label, short, token_labels, vector_heatmap
-from .padding import TICKS, VECTOR_BAR, VECTOR_BOTTOM, margins, text_px, vector_margins
+from .common import (
+    DIVERGING,
+    TICKS,
+    VECTOR_BAR,
+    VECTOR_BOTTOM,
+    layout_dict,
+    margins,
+    safe_label,
+    short,
+    text_px,
+    token_labels,
+    vector_heatmap,
+    vector_margins,
+)
 
 
 def token_vector_heatmap(vectors: np.ndarray, tokens: list[str], title: str) -> go.Figure:

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from .common import DIVERGING, layout_dict, token_labels
+from .common import DIVERGING, layout_dict, text_px, token_labels
 
 WEIGHTS = "Blues"  # probabilities: white 0 to dark blue 1
 BLOCKED = "#94a3b8"  # padded keys the mask removes
@@ -29,22 +29,6 @@ def _bound(z: np.ndarray) -> float:
         return 1.0
     bound = float(np.percentile(finite, 99)) if finite.size > 2000 else float(finite.max())
     return bound or 1.0
-
-
-# Source Sans at 14 px (the tick labels), px per character, measured in Chromium; others 9 px
-_PX = {
-    c: w
-    for chars, w in {
-        " ": 2.8, "i|": 3.4, "',.:;j·": 3.5, "l": 3.6, "I": 3.7, "!": 4.0, "f": 4.1,
-        "()[]{}": 4.2, "-": 4.3, "t": 4.7, "/\\r": 4.9, "*": 5.8, "s": 5.9, '"?z': 6.0,
-        "x": 6.2, "c": 6.4, "vy": 6.5, "JY": 6.7, "L": 6.8, "Fek": 6.9,
-        "#$+0123456789<=>^_~−": 7.0, "ag": 7.1, "VX": 7.2, "E": 7.4, "STZ": 7.5,
-        "A`hou": 7.6, "bn": 7.7, "dpq": 7.8, "P": 7.9, "CR": 8.0, "K": 8.1, "B": 8.2,
-        "&": 8.5, "DG": 8.6, "U": 9.0, "HN": 9.1, "OQ": 9.3, "w": 10.1, "M": 10.2, "W": 11.0,
-        "%": 11.5, "m": 11.6, "@": 11.9,
-    }.items()
-    for c in chars
-}  # fmt: skip
 
 
 def _trimmed(name: str) -> dict:
@@ -71,7 +55,7 @@ def _figure(traces: list, layout: dict) -> go.Figure:
 
 
 def _px(text: str) -> float:
-    return sum(_PX.get(c, 9.0) for c in text)
+    return text_px([text])  # at 14 px, the tick labels' size
 
 
 def _tick_px(lo: float, hi: float, length: float) -> float:
