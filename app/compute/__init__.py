@@ -288,7 +288,9 @@ def forward_peak(cfg: EncoderConfig, batch: int, seq: int, attentions: bool = Fa
 def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = False) -> Forward:
     """Tokenize, pad and encode; raises ValueError with a readable message on bad input.
 
-    Pages that draw attention ask for ``attentions``; the others take the fast path.
+    Pages that draw attention ask for ``attentions``; the others take the fast path. Call it
+    with all three arguments, as ui.encode does: Streamlit keys the cache by the arguments as
+    passed, so ``forward(c, s)`` and ``forward(c, s, False)`` would be two entries, two runs.
     """
     model = model_for(choice)
     batch = tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)

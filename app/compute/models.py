@@ -10,6 +10,7 @@ import numpy as np
 import streamlit as st
 
 from app import compute
+from app.compute.threads import one_blas_thread
 from app.state import ModelChoice
 from encoder.analysis import linear_cka
 
@@ -51,8 +52,8 @@ def cka_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=16)  # (13 x 13) floats each
 def similarity(first: ModelChoice, second: ModelChoice, sentences: tuple[str, ...]) -> Similarity:
     """Both forward passes (cached, as the pages run them) and CKA over their real tokens."""
-    a = compute.forward(first, sentences)
-    b = compute.forward(second, sentences)
+    a = compute.forward(first, sentences, False)  # as ui.encode calls it: the same entry
+    b = compute.forward(second, sentences, False)
     tokens_a = [e.tokens for e in a.encodings]
     mismatch = first_difference(tokens_a, [e.tokens for e in b.encodings])
     n = sum(len(t) for t in tokens_a)
@@ -60,4 +61,5 @@ def similarity(first: ModelChoice, second: ModelChoice, sentences: tuple[str, ..
         return Similarity(None, n, mismatch)
     x = a.hidden_states[:, a.attention_mask.astype(bool)]  # (La + 1, N, Da): real tokens only
     y = b.hidden_states[:, b.attention_mask.astype(bool)]
-    return Similarity(cka_matrix(x, y), n, "")
+    with one_blas_thread():  # two BLAS threads spin between the small products
+        return Similarity(cka_matrix(x, y), n, "")

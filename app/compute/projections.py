@@ -107,7 +107,7 @@ def _word_per_token(enc: Encoding) -> list[str]:
 
 
 def points_for(choice: ModelChoice, sentences: tuple[str, ...], keep: int | None) -> Points:
-    fwd = compute.forward(choice, sentences)  # the page's own forward pass: a cache hit
+    fwd = compute.forward(choice, sentences, False)  # ui.encode's call: a cache hit
     return real_tokens(fwd.hidden_states, fwd.attention_mask, fwd.encodings, keep)
 
 
@@ -117,11 +117,10 @@ def capped_points(
     """The real tokens ``method`` draws quickly: every sentence's first ``token_budget``
     tokens at every depth (``Points.keep``; None when all fit).
 
-    ``fwd``: the forward pass the page already holds (ui.encode's). Streamlit keys its cache
-    by the arguments as passed, so compute.forward(choice, s) and ui.encode's
-    compute.forward(choice, s, False) are two entries: without ``fwd`` the model ran twice."""
+    ``fwd``: the forward pass the page already holds (ui.encode's); without it, the same
+    cache entry (called as ui.encode calls it: see compute.forward)."""
     if fwd is None:
-        fwd = compute.forward(choice, sentences)
+        fwd = compute.forward(choice, sentences, False)
     lengths = fwd.attention_mask.sum(axis=1).astype(int).tolist()
     keep = token_budget(lengths, fwd.config.n_layers + 1, MAX_POINTS[method])
     return real_tokens(fwd.hidden_states, fwd.attention_mask, fwd.encodings, keep)

@@ -72,7 +72,7 @@ def trap_kind(weights: np.ndarray) -> str:
 def lesson_batch():
     """The lesson's batch through the page's forward pass, and "Hi!" padded as in the batch,
     with its mask and without (padded_view, the page's sections 2, 4 and 5)."""
-    fwd = compute.forward(MODEL, SENTENCES)
+    fwd = compute.forward(MODEL, SENTENCES, False)
     enc = fwd.encodings[0]
     width = fwd.input_ids.shape[1]
     view = pad.padded_view(MODEL, tuple(enc.ids), width, LAYER)

@@ -107,7 +107,7 @@ def size(value: float) -> str:
 
 def typical_show(ctx: Ctx) -> Shown:
     tokens, _, perm = shuffled(SENTENCE)
-    out = compute.forward(MODEL, (SENTENCE,)).hidden_states[-1, 0]  # (S, D)
+    out = compute.forward(MODEL, (SENTENCE,), False).hidden_states[-1, 0]  # (S, D)
     return Shown(
         text=orders_text(tokens, perm, escape=False)
         + f"\n\nFor scale: MiniLM's output numbers for this sentence are "

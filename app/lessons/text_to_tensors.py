@@ -35,7 +35,7 @@ YOURS = "My grandmother autocorrected everything.\nHello!"
 
 def run(sentences: tuple[str, ...]) -> Forward:
     """The Encode page's forward pass over these sentences (cached, shared with the page)."""
-    return compute.forward(MODEL, tuple(sentences))
+    return compute.forward(MODEL, tuple(sentences), False)
 
 
 def code(tokens: list[str]) -> str:
