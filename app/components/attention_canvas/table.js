@@ -105,7 +105,8 @@ function buildTable(panel, root, send) {
   if (chosen && p.height) {
     requestAnimationFrame(() => {
       const top = chosen.offsetTop - table.tHead.offsetHeight;
-      if (top + chosen.offsetHeight > wrap.clientHeight) wrap.scrollTop = top - 2 * chosen.offsetHeight;
+      const below = top + chosen.offsetHeight > wrap.clientHeight;
+      if (below) wrap.scrollTop = top - 2 * chosen.offsetHeight; // two rows of context above
     });
   }
   if (p.csv !== false) {
