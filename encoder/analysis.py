@@ -211,7 +211,8 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
     if not 0 < perplexity < n:
         raise ValueError(f"perplexity ({perplexity}) must be above 0 and below the {n} points")
     from sklearn.manifold import TSNE  # slow to import: only when asked for
-    from threadpoolctl import threadpool_limits
+
+    from encoder.threads import one_blas_thread
 
     tsne = TSNE(
         n_components=k,
@@ -222,8 +223,9 @@ def _tsne(points: np.ndarray, k: int, seed: int, perplexity: float | None) -> np
         method="barnes_hut" if k < 4 else "exact",
     )
     # one thread: OpenMP's default team fights over a shared machine's cores (measured on
-    # 2 cores: 118 s instead of 9.6 s for 1,533 points)
-    with threadpool_limits(1):
+    # 2 cores: 118 s instead of 9.6 s for 1,533 points); one controller, not threadpool_limits,
+    # which looks the loaded libraries up again on every fit (5-28 ms, 7 fits per layer mode)
+    with one_blas_thread():
         return tsne.fit_transform(points)
 
 

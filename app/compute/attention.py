@@ -22,7 +22,6 @@ import torch
 
 from app import compute
 from app.compute.cache import MB, byte_budget
-from app.compute.threads import one_blas_thread
 from app.state import ModelChoice
 from encoder import EncoderConfig
 from encoder.analysis import (
@@ -35,6 +34,7 @@ from encoder.analysis import (
 )
 from encoder.heads import CHUNK
 from encoder.masks import check_attention_mask, layer_mask
+from encoder.threads import one_blas_thread
 from encoder.tokenizer import Encoding
 
 # Every sentence's maps are kept when the whole batch's would fit in this many floats (32 MB);
@@ -354,12 +354,9 @@ class QueriesKeys:
 
 
 def qk_plane(q: np.ndarray, k: np.ndarray, joint: bool) -> QueriesKeys:
-    """PCA of the queries and keys together, after ``joint_qk`` if ``joint``.
-
-    Shape: q (n, d_k), k (n, d_k)"""
+    """PCA of the queries and keys together, after joint_qk if ``joint``. Shape: q, k (n, d_k)"""
     q, k = q.astype(np.float64), k.astype(np.float64)
-    # small products in one BLAS thread: two spin between them (0.6 ms, or 12-17 when they do)
-    with one_blas_thread():
+    with one_blas_thread():  # small products: two threads spin (0.6 ms, 12-17 when they do)
         scores = q @ k.T / np.sqrt(q.shape[1])
         weights = np.exp(scores - scores.max(axis=1, keepdims=True))
         weights /= weights.sum(axis=1, keepdims=True)

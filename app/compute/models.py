@@ -10,9 +10,9 @@ import numpy as np
 import streamlit as st
 
 from app import compute
-from app.compute.threads import one_blas_thread
 from app.state import ModelChoice
 from encoder.analysis import linear_cka
+from encoder.threads import one_blas_thread
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import streamlit as st
 import torch
 
 from app import compute
-from app.compute.threads import one_blas_thread
 from app.state import ModelChoice
 from encoder.analysis import cosine_matrix
 from encoder.experiments import order_test
 from encoder.positional import relative_rotation, sinusoidal_table, wavelengths
+from encoder.threads import one_blas_thread
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

@@ -15,9 +15,9 @@ import streamlit as st
 
 from app import compute
 from app.compute.cache import MB
-from app.compute.threads import one_blas_thread
 from app.state import ASSETS, ModelChoice
 from encoder import analysis
+from encoder.threads import one_blas_thread
 from encoder.tokenizer import Encoding
 
 # name -> the sentences, the token to trace, the colouring and what to look for (the page's

@@ -1,4 +1,5 @@
-"""BLAS and OpenMP threads for one computation, without looking the libraries up each time."""
+"""BLAS and OpenMP threads for one computation, without looking the libraries up each time
+(the library's t-SNE and the app's small products share the one controller)."""
 
 from __future__ import annotations
 
