@@ -104,11 +104,12 @@ def test_screenshots_narrow_and_projector(server, browser, width):
         " - document.querySelector('[data-testid=\"stMain\"]').clientWidth"
     )
     assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
-    clipped = page.evaluate(
-        """() => [...document.querySelectorAll('[data-testid="stMain"] [data-testid="stTable"]')]
+    page.wait_for_selector(".st-key-parameters .axc-table tbody tr")
+    clipped = page.evaluate(  # the tokens, the padded batch, the shapes, the parameters
+        """() => [...document.querySelectorAll('[data-testid="stMain"] .axc-table')]
             .map((t) => t.scrollWidth - t.clientWidth)"""
     )
-    assert len(clipped) == 3 and max(clipped) <= 0, f"a table is clipped at {width} px: {clipped}"
+    assert len(clipped) == 4 and max(clipped) <= 0, f"a table is clipped at {width} px: {clipped}"
     icon = page.evaluate("() => [...document.querySelectorAll('link[rel*=icon]')].map(l => l.href)")
     assert icon and all(h.startswith(server) for h in icon), icon  # shipped, works offline
     full_screenshot(page, ARTIFACTS / f"encode_{width}.png")
