@@ -101,6 +101,21 @@ def padding_drift(
 
     Shape: input_ids (1, S) with no padding -> (len(pad_counts),) float64
     """
+    return _drift(model, input_ids, pad_counts, (use_mask,))[0]
+
+
+def padding_drift_both(model: Encoder, input_ids: Tensor, pad_counts: Sequence[int]) -> np.ndarray:
+    """``padding_drift`` with the mask and without it, the unpadded run made once for both:
+    the same runs and operations, so the same numbers, in 2·N + 1 runs instead of 2·N + 2.
+
+    Shape: input_ids (1, S) with no padding -> (2, len(pad_counts)) float64
+    """
+    return _drift(model, input_ids, pad_counts, (True, False))
+
+
+def _drift(
+    model: Encoder, input_ids: Tensor, pad_counts: Sequence[int], masks: tuple[bool, ...]
+) -> np.ndarray:
     ids = _one_sentence(model, input_ids)
     S = ids.shape[1]
     counts = _whole_numbers("pad_counts", pad_counts)
@@ -111,14 +126,15 @@ def padding_drift(
             f"a sentence of {S} tokens plus {max(counts)} padding tokens is longer than "
             f"max_len ({model.cfg.max_len}); pad less or raise max_len"
         )
-    drift = np.zeros(len(counts))
+    drift = np.zeros((len(masks), len(counts)))
     with evaluating(model):
         base = model(ids).last_hidden_state[0]  # (S, D)
-        for i, n in enumerate(counts):
-            padded = F.pad(ids, (0, n), value=model.cfg.pad_id)  # (1, S + n)
-            mask = torch.arange(S + n)[None, :] < S if use_mask else None
-            out = model(padded, mask).last_hidden_state[0, :S]
-            drift[i] = float((out - base).abs().max())
+        for row, use_mask in enumerate(masks):
+            for i, n in enumerate(counts):
+                padded = F.pad(ids, (0, n), value=model.cfg.pad_id)  # (1, S + n)
+                mask = torch.arange(S + n)[None, :] < S if use_mask else None
+                out = model(padded, mask).last_hidden_state[0, :S]
+                drift[row, i] = float((out - base).abs().max())
     return drift
 
 

@@ -3,6 +3,7 @@ own forward pass and against hand-derived identities."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -11,7 +12,7 @@ from torch import nn
 from torch.testing import assert_close
 
 from encoder import Encoder, EncoderConfig
-from encoder.experiments import layer_steps, order_test, padding_drift
+from encoder.experiments import layer_steps, order_test, padding_drift, padding_drift_both
 from encoder.positional import relative_rotation, sinusoidal_table
 
 
@@ -124,6 +125,17 @@ def test_padding_drift_equals_a_hand_computation():
         padded = torch.cat([IDS, torch.zeros(1, 7, dtype=torch.long)], dim=1)
         free = model(padded).last_hidden_state[0, :6]
     assert padding_drift(model, IDS, [7], use_mask=False)[0] == float((free - base).abs().max())
+
+
+def test_padding_drift_both_is_the_two_curves_with_one_unpadded_run():
+    model = tiny().train()
+    counts = [0, 2, 9]
+    both = padding_drift_both(model, IDS, counts)
+    want = [padding_drift(model, IDS, counts, use_mask=m) for m in (True, False)]
+    np.testing.assert_array_equal(both, np.stack(want))  # the same runs: the same numbers
+    assert model.training
+    with pytest.raises(ValueError, match="longer than max_len"):
+        padding_drift_both(model, IDS, [59])
 
 
 def test_padding_drift_refuses_more_than_max_len():

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 import torch
-import torch.nn.functional as F
 
 from app import compute
 from app.compute import limiter, progress
@@ -25,7 +24,7 @@ from app.state import ModelChoice
 from encoder import Encoder, EncoderConfig
 from encoder.analysis import cosine_matrix, mean_pool
 from encoder.attention import scaled_dot_product_attention
-from encoder.experiments import evaluating, padding_drift
+from encoder.experiments import padding_drift_both
 from encoder.masks import additive_mask, layer_mask
 
 GRID_POINTS = 10  # pad counts on the drift chart (each costs two forward passes)
@@ -202,8 +201,8 @@ def padded_view(
 
 
 def drift_runs(n_real: int, pad_counts: tuple[int, ...]) -> list[int]:
-    """Widths of the runs ``drift`` makes: the sentence alone once, then the sentence + n [PAD]
-    for each n, with the mask and without."""
+    """Widths of the runs ``drift`` makes (``padding_drift_both``): the sentence alone once,
+    then the sentence + n [PAD] for each n, with the mask and without."""
     return [n_real] + 2 * [n_real + n for n in pad_counts]
 
 
@@ -221,7 +220,7 @@ def drift(
 ) -> np.ndarray:
     """padding_drift with the mask and without it, in eval mode. Shape: (2, len(pad_counts))
 
-    The two share the sentence's run alone (``drift_curves``): 2·N + 1 runs, not 2·N + 2."""
+    The two share the sentence's run alone (``padding_drift_both``): 2·N + 1 runs, not 2·N + 2."""
     model = eval_model(choice)
     cfg = model.cfg
     input_ids = torch.tensor([ids], dtype=torch.long)
@@ -234,30 +233,8 @@ def drift(
         progress.progress(what, total, compute.rate()) as work,
         torch.inference_mode(),
     ):
-        curves = drift_curves(model, input_ids, list(pad_counts))
+        curves = padding_drift_both(model, input_ids, list(pad_counts))
     compute.note_rate(total, work.elapsed())
-    return curves
-
-
-def drift_curves(model: Encoder, input_ids: torch.Tensor, pad_counts: list[int]) -> np.ndarray:
-    """np.stack([padding_drift(..., use_mask=True), padding_drift(..., use_mask=False)]), the
-    same runs and operations (so the same numbers) but the unpadded run made once for both.
-
-    Shape: input_ids (1, S) -> (2, len(pad_counts))"""
-    ids = input_ids.long()
-    B, S = ids.shape
-    if B != 1 or not pad_counts or min(pad_counts) < 0 or S + max(pad_counts) > model.cfg.max_len:
-        # padding_drift's own answer (empty) or its errors
-        return np.stack([padding_drift(model, ids, pad_counts, use_mask=m) for m in (True, False)])
-    curves = np.zeros((2, len(pad_counts)))
-    with evaluating(model):
-        base = model(ids).last_hidden_state[0]  # (S, D)
-        for row, use_mask in enumerate((True, False)):
-            for i, n in enumerate(pad_counts):
-                padded = F.pad(ids, (0, n), value=model.cfg.pad_id)  # (1, S + n)
-                mask = torch.arange(S + n)[None, :] < S if use_mask else None
-                out = model(padded, mask).last_hidden_state[0, :S]
-                curves[row, i] = float((out - base).abs().max())
     return curves
 
 
