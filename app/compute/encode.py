@@ -6,8 +6,6 @@ same tables (``app/lessons/text_to_tensors.py``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pandas as pd
 
 from app.compute import Forward
@@ -31,9 +29,9 @@ def token_rows(fwd: Forward, pick: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["position", "token", "id", "word", "kind"])
 
 
-def batch_cells(fwd: Forward, view: str, label: Callable[[str], str] = str) -> pd.DataFrame:
-    """Every sentence of the padded batch, one row each: its tokens ("tokens", each written
-    through ``label``; padding as [PAD]), its input_ids ("ids") or its attention_mask ("mask").
+def batch_cells(fwd: Forward, view: str) -> pd.DataFrame:
+    """Every sentence of the padded batch, one row each: its tokens ("tokens"; padding as
+    [PAD]), its input_ids ("ids") or its attention_mask ("mask").
 
     Rows are the sentences numbered from 1, columns the positions from 0. Shape: (B, S)
     """
@@ -43,7 +41,7 @@ def batch_cells(fwd: Forward, view: str, label: Callable[[str], str] = str) -> p
     elif view == "mask":
         cells = fwd.attention_mask.tolist()
     else:
-        cells = [[label(t) for t in e.tokens] + [PAD] * (S - len(e)) for e in fwd.encodings]
+        cells = [e.tokens + [PAD] * (S - len(e)) for e in fwd.encodings]
     return _grid(cells, B, S)
 
 
