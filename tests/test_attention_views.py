@@ -13,7 +13,7 @@ import torch
 
 from app.charts import attention_stats as head_table
 from app.charts.attention_heads import KIND_COLOURS, qk_panel, strongest
-from app.compute import attention as attn
+from app.compute import attention_heads as attn
 from encoder.analysis import head_distances, head_map, head_statistics, joint_qk, project
 from encoder.experiments import layer_steps
 from tests.test_app import assert_clean
@@ -117,6 +117,21 @@ def test_queries_and_keys_draw_joint_qk_of_the_layer_steps():
     (panel,) = canvas(at, "qkplot")
     np.testing.assert_allclose(points(panel, "queries"), raw[0, :n], atol=1e-4)
     assert "qkjoint=false" in next(c.value for c in at.code if "?" in c.value)
+
+
+def test_queries_and_keys_run_no_forward_pass_of_the_batch(monkeypatch):
+    """The view needs one sentence's queries and keys at one layer, not the batch's maps."""
+    from app.compute import attention as batch_pass
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the batch's forward pass ran")
+
+    monkeypatch.setattr(batch_pass, "sentence_attention", refused)
+    at = page(text="\n".join(TWO), view="Queries & keys", layer="3", head="0")
+    assert_clean(at)
+    at.selectbox(key="head").set_value(7).run()
+    assert_clean(at)
+    assert canvas(at, "qkplot")[0]["title"].startswith("L3 H7: queries and keys of sentence 1")
 
 
 def test_a_long_sentence_labels_only_its_strongest_points():

@@ -111,10 +111,11 @@ def worst_entries() -> dict[str, tuple[int, str]]:
             MAX_FLOATS * f4,
             "compute.MAX_FLOATS float32 of maps (refused above)",
         ),
-        "app.compute.attention.head_map_of": (
+        "app.compute.attention_heads.head_map_of": (
             (L * H) ** 2 * 8 + 9 * L * H * 8,
             f"({L * H}, {L * H}) distances, 2-D points, 7 statistics: float64",
         ),
+        "app.compute.attention_heads.queries_keys": (2 * S * 1024 * f4, "q, k: 2 x 512 x 1024"),
         "app.compute.positional.table": ((pe_n + pe_start) * pe_d * f4, "(512 + 1024) x 512"),
         "app.compute.positional.offset_profiles": (2 * pe_n * 8, "(2, 512) float64"),
         "app.compute.positional.rotation": (pe_d * pe_d * f4, "M_k, 512 x 512"),

@@ -70,8 +70,9 @@ def test_pick_a_folder_model_and_compare_it_with_minilm_on_both_pages(server, br
     expect(sidebar.get_by_text("3 layers · 4 heads · d_model 32")).to_be_visible()
     sidebar.get_by_text("1 model folder not shown").click()
     expect(sidebar.get_by_text("holds only pytorch_model.bin, a pickle")).to_be_visible()
-    code = page.locator(f'{MAIN} [data-testid="stCode"]').first.inner_text()
-    assert "load_bert(model_path('my-bert'))" in code, code[:600]
+    # the snippet is drawn after the caption: wait for it, not only for the caption
+    snippet = page.locator(f'{MAIN} [data-testid="stCode"]').first
+    expect(snippet).to_contain_text("load_bert(model_path('my-bert'))")
 
     nav(page, "Attention")
     page.get_by_role("radio", name="Two models").click()

@@ -25,6 +25,7 @@ from encoder.analysis import head_statistics
 VIEWS = ["Heads", "Token lines", "Mean & rollout", "Head statistics", "Head map", "Queries & keys"]
 VIEWS += ["Two models", "Compare"]  # Compare: offered when there are two sentences or more
 WHOLE = ("Head statistics", "Head map", "Queries & keys", "Two models")  # every token, as computed
+OWN_PASS = ("Queries & keys",)  # views that need no attention maps of the page's pass
 LINE_MIN = 0.01  # token lines below this weight are not drawn
 RESIDUAL = attn.RESIDUAL  # rollout's weight of the residual connection
 
@@ -73,28 +74,37 @@ with st.container(horizontal=True, gap="medium", vertical_alignment="bottom"):
         other = labels.index(shown)
 
 
-def run_forward(wanted: tuple[int, ...]) -> attn.SentenceAttention:
-    """The cached forward pass, its spinner, its refusals and truncations said on the page."""
+def run_forward(wanted: tuple[int, ...] | None) -> tuple[list, attn.SentenceAttention | None]:
+    """The batch's encodings and the cached forward pass (sentences ``wanted`` kept at least),
+    its spinner, its refusals and truncations said on the page. ``wanted`` None: the
+    encodings alone, for a view that runs its own pass."""
     try:
-        keep = attn.keep_for(choice, tuple(texts), wanted)
-        b, s = compute.batch_shape(tuple(texts), choice.max_len)
-        secs = compute.estimate_seconds(choice, b, s) * 1.5
-        # a spinner shows after 0.5 s but costs a timer thread each run: only where it can show
-        busy = st.spinner(ui.working_message(choice, b, s, secs), show_time=True)
-        with busy if secs > 0.3 else nullcontext():
-            result = attn.sentence_attention(choice, tuple(texts), keep)
+        if wanted is None:
+            encodings, result = attn.encodings_of(choice, tuple(texts)), None
+        else:
+            keep = attn.keep_for(choice, tuple(texts), wanted)
+            b, s = compute.batch_shape(tuple(texts), choice.max_len)
+            secs = compute.estimate_seconds(choice, b, s) * 1.5
+            # a spinner shows after 0.5 s but costs a timer thread each run: only where it can
+            busy = st.spinner(ui.working_message(choice, b, s, secs), show_time=True)
+            with busy if secs > 0.3 else nullcontext():
+                result = attn.sentence_attention(choice, tuple(texts), keep)
+            encodings = result.encodings
     except ValueError as err:
         st.error(f"Could not encode these sentences: {err}")
         st.stop()
     with messages:
-        ui.say_cuts(choice, result.encodings)
-    return result
+        ui.say_cuts(choice, encodings)
+    return encodings, result
 
 
-result = run_forward((pick, other))
-att = result.of(pick)  # (L, H, n, n)
-enc = result.encodings[pick]
-L, H, n = att.shape[0], att.shape[1], att.shape[-1]
+# Queries & keys runs the model to one layer for one sentence (attention_heads.queries_keys):
+# the whole batch's forward pass would be work thrown away on every new sentence
+encodings, result = run_forward(None if view in OWN_PASS else (pick, other))
+att = None if result is None else result.of(pick)  # (L, H, n, n)
+enc = encodings[pick]
+cfg = compute.model_for(choice).cfg
+L, H, n = cfg.n_layers, cfg.n_heads, len(enc.tokens)
 
 
 # every view shows these (greyed where they do not apply), so any link to the page fits any view
@@ -144,7 +154,10 @@ def shown(a: np.ndarray, e) -> tuple[np.ndarray, list[str], str, list[int]]:
 
 if hide and all(enc.special):
     st.info("This sentence has only special tokens: nothing is left to show without them.")
-maps, tokens, renorm, positions = shown(att, enc)
+if att is None:
+    maps, tokens, renorm, positions = None, charts.labels(enc.tokens), "", list(range(n))
+else:
+    maps, tokens, renorm, positions = shown(att, enc)
 name = f"L{layer} H{head}"
 file = f"attention_s{pick + 1}_L{layer}_H{head}" + ("_renormalised" if renorm else "")
 summary = f"Attention of sentence {pick + 1}: " + " ".join(enc.tokens)
@@ -310,7 +323,7 @@ if view in ("Heads", "Compare"):
         )
         ui.download(
             "All attention of this sentence (.npz)",
-            lambda: attn.attention_npz(att, enc.tokens, choice, result.config, enc.text),
+            lambda: attn.attention_npz(att, enc.tokens, choice, cfg, enc.text),
             f"attention_s{pick + 1}.npz",
             "application/octet-stream",
             key="npz",

@@ -12,7 +12,7 @@ import streamlit as st
 from app import compute, state, ui
 from app.charts import attention_heads as charts
 from app.components.attention_canvas import attention_canvas, pick_head
-from app.compute import attention as attn
+from app.compute import attention_heads as attn
 
 COLOUR_BY = ["layer", "looks like"]
 SPIN_CELLS = 8 * 32 * 32  # a batch this small (B·S²) is mapped in well under 0.5 s

@@ -9,7 +9,7 @@ import streamlit as st
 from app import state, ui
 from app.charts import attention as charts
 from app.components.attention_canvas import attention_canvas
-from app.compute import attention as attn
+from app.compute import attention_heads as attn
 
 KEY = "queries"
 

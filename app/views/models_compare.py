@@ -14,7 +14,7 @@ from app.charts import attention_heads as head_charts
 from app.charts import models as charts
 from app.charts import projections as proj_charts
 from app.components.attention_canvas import attention_canvas, pick_head
-from app.compute import attention as attn
+from app.compute import attention_heads as attn
 from app.compute import models
 from app.compute import projections as proj
 
