@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser import (
     ARTIFACTS,
@@ -85,8 +86,11 @@ def test_leaving_the_page_ends_training_and_the_model_serves_other_pages(server,
     ARTIFACTS.mkdir(exist_ok=True)
     full_screenshot(page, ARTIFACTS / "train_model_on_attention.png")
     nav(page, "Train")
-    text = result_text(page)
-    assert "Result: reverse · yours" in text and "stopped" in text
+    # the Train page's run may start after wait_idle saw the Attention page idle: wait for it
+    expect(page.locator('[data-testid="stMain"]')).to_contain_text(
+        "Result: reverse · yours", timeout=60_000
+    )
+    assert "stopped" in result_text(page)
     context.close()
 
 
