@@ -23,7 +23,7 @@ from encoder import Encoder, EncoderConfig, checkpoint, models_folder
 from encoder.pretrained import load_bert, load_minilm
 from encoder.summary import parameter_counts
 from encoder.tasks import TaskTokenizer
-from encoder.tokenizer import Encoding, Tokenizer, default_tokenizer
+from encoder.tokenizer import Batch, Encoding, Tokenizer, default_tokenizer
 
 # Cached models are shared by every session and never switch mode: train mode gets its own
 # instance. Dropout in train mode draws from the global RNG, so those passes take turns; so do
@@ -80,6 +80,11 @@ def tokenizer_for(choice: ModelChoice) -> Tokenizer | TaskTokenizer:
     if choice.folder:
         return folder_tokenizer(choice.folder, choice.stamp)
     return wordpiece()
+
+
+def encode_batch(choice: ModelChoice, sentences: tuple[str, ...] | list[str]) -> Batch:
+    """The sentences as the model ``choice`` reads them: its tokenizer, its max_len, padded."""
+    return tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
 
 
 @byte_budget(128 * MB)  # up to 32 MB each (encoder.checkpoint.MAX_BYTES)
@@ -293,7 +298,7 @@ def forward(choice: ModelChoice, sentences: tuple[str, ...], attentions: bool = 
     passed, so ``forward(c, s)`` and ``forward(c, s, False)`` would be two entries, two runs.
     """
     model = model_for(choice)
-    batch = tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
+    batch = encode_batch(choice, sentences)
     check_size(model.cfg, *batch.input_ids.shape, attentions)
     with limiter.admit(forward_peak(model.cfg, *batch.input_ids.shape, attentions)):
         started = time.perf_counter()

@@ -68,8 +68,7 @@ def sentence_attention(
     Raises ValueError with what to change when the input cannot be encoded or kept.
     """
     model = compute.model_for(choice)
-    tokenizer = getattr(compute, "tokenizer_for", lambda _: compute.tokenizer())(choice)
-    batch = tokenizer.encode_batch(list(sentences), max_len=choice.max_len)
+    batch = compute.encode_batch(choice, sentences)
     B = len(sentences)
     rows = list(range(B)) if keep is None else [b for b in keep if 0 <= b < B]
     lengths = [len(batch.encodings[b]) for b in rows]
@@ -122,12 +121,6 @@ def run_keeping(model, input_ids, attention_mask, rows: list[int]) -> list[np.nd
             out[i] = weights[b, :, :n, :n].numpy()
         del weights  # only one layer's (B, H, S, S) is alive at a time
     return kept
-
-
-def encodings_of(choice: ModelChoice, sentences: tuple[str, ...]) -> list[Encoding]:
-    """The batch's tokens, unpadded, without running the model."""
-    tokenizer = getattr(compute, "tokenizer_for", lambda _: compute.tokenizer())(choice)
-    return tokenizer.encode_batch(list(sentences), max_len=choice.max_len).encodings
 
 
 def without_special(att: np.ndarray, special: list[bool]) -> tuple[np.ndarray, list[int]]:

@@ -54,8 +54,7 @@ def map_sentences(lengths: list[int], cells: int = HEADMAP_CELLS) -> tuple[int, 
 def head_map_of(choice: ModelChoice, sentences: tuple[str, ...]) -> HeadMap:
     """The Head map view's numbers, always in eval mode (dropout would make rows not sum to 1)."""
     choice = dataclasses.replace(choice, train=False)
-    tokenizer = getattr(compute, "tokenizer_for", lambda _: compute.tokenizer())(choice)
-    batch = tokenizer.encode_batch(list(sentences), max_len=choice.max_len)
+    batch = compute.encode_batch(choice, sentences)
     used = map_sentences([len(e) for e in batch.encodings])
     keep = keep_for(choice, sentences, used)
     result = sentence_attention(choice, sentences, keep)
@@ -106,8 +105,7 @@ def queries_keys(
     ``layer_steps``'s (which runs the whole model twice). Shape: -> q, k (H, n, d_k)"""
     choice = dataclasses.replace(choice, train=False)
     model = compute.model_for(choice)
-    tokenizer = getattr(compute, "tokenizer_for", lambda _: compute.tokenizer())(choice)
-    batch = tokenizer.encode_batch(list(sentences), max_len=choice.max_len)
+    batch = compute.encode_batch(choice, sentences)
     ids = batch.input_ids[row : row + 1]  # (1, S)
     attention_mask = batch.attention_mask[row : row + 1]
     S, D, H = ids.shape[1], model.cfg.d_model, model.cfg.n_heads

@@ -74,7 +74,7 @@ def walkthrough(
     """Layer ``layer`` recomputed step by step for sentence ``row``, padded as in the batch."""
     choice = eval_choice(choice)
     model = compute.model_for(choice)
-    batch = compute.tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
+    batch = compute.encode_batch(choice, sentences)
     ids = batch.input_ids[row : row + 1]  # (1, S): the sentence with the batch's padding
     mask = batch.attention_mask[row : row + 1]
     with compute.limiter.admit(walkthrough_peak(model.cfg, ids.shape[1])):  # room on the server

@@ -36,7 +36,7 @@ def walk(choice=SCRATCH, sentences: tuple[str, ...] = (SENTENCE,), row: int = 0)
     """The page's walkthrough of layer LAYER, and the row's real tokens."""
     w = inside.walkthrough(choice, sentences, row, LAYER)
     n = int(w.keep.sum())
-    batch = compute.tokenizer_for(choice).encode_batch(list(sentences), max_len=choice.max_len)
+    batch = compute.encode_batch(choice, sentences)
     return w, n, batch.encodings[row].tokens
 
 

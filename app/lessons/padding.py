@@ -252,9 +252,7 @@ def pooling(ctx: Ctx) -> Reveal:
 
 # ---- 8 · yours --------------------------------------------------------------------------------
 def your_drift(ctx: Ctx) -> Reveal:
-    encodings = compute.tokenizer_for(MODEL).encode_batch(
-        list(ctx.sentences), max_len=MODEL.max_len
-    )
+    encodings = compute.encode_batch(MODEL, ctx.sentences)
     labels = picker_labels(list(ctx.sentences))
     rows, first = [], None
     for label, enc in zip(labels, encodings.encodings, strict=True):

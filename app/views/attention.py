@@ -80,7 +80,7 @@ def run_forward(wanted: tuple[int, ...] | None) -> tuple[list, attn.SentenceAtte
     encodings alone, for a view that runs its own pass."""
     try:
         if wanted is None:
-            encodings, result = attn.encodings_of(choice, tuple(texts)), None
+            encodings, result = compute.encode_batch(choice, texts).encodings, None
         else:
             keep = attn.keep_for(choice, tuple(texts), wanted)
             b, s = compute.batch_shape(tuple(texts), choice.max_len)
