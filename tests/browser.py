@@ -147,6 +147,21 @@ def wait_idle(page, timeout: float = 60_000) -> None:
     )
 
 
+def nav(page, title: str, timeout: float = 60_000) -> None:
+    """Open the page ``title`` from the sidebar and wait for its run: its address first, so
+    that the page still on screen, idle, does not pass for it."""
+    from app.state import PAGE_TABLE
+
+    path = next(p for p, (_, t, _) in PAGE_TABLE.items() if t == title)
+    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
+    page.wait_for_function(  # Encode, the default page, is served at the app's root
+        "(path) => location.pathname.endsWith(path === 'home' ? '/' : '/' + path)",
+        arg=path,
+        timeout=timeout,
+    )
+    wait_idle(page, timeout)
+
+
 def wait_painted(page, plotly: int, graphviz: int = 0, timeout: float = 60_000) -> None:
     """Wait until `plotly` plotly charts and `graphviz` graphviz charts have drawn their SVG."""
     page.wait_for_function(

@@ -15,6 +15,7 @@ from tests.bert_folders import save_bert
 from tests.browser import (
     ARTIFACTS,
     full_screenshot,
+    nav,
     open_page,
     require_chromium,
     streamlit_server,
@@ -52,11 +53,6 @@ def choose(page, where: str, label: str, option: str) -> None:
     page.wait_for_timeout(300)  # a scroll after the click would close the menu
     box.click()
     page.locator('[role="option"]', has_text=option).first.click()
-
-
-def nav(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
-    wait_idle(page)
 
 
 @pytest.mark.parametrize("width", [1024, 1920])

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.browser import (
     ARTIFACTS,
     full_screenshot,
+    nav,
     open_page,
     require_chromium,
     wait_idle,
@@ -33,11 +34,6 @@ def start_training(page) -> None:
         "?.innerText || '')",
         timeout=60_000,
     )
-
-
-def nav(page, title: str) -> None:
-    page.locator('[data-testid="stSidebarNavLink"]', has_text=title).click()
-    wait_idle(page)
 
 
 def result_text(page) -> str:
