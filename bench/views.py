@@ -16,8 +16,9 @@ in alternation (blank, ours, blank, ours, ...) so both see the same noise on a s
   QUIET ms of calm, once the script is idle and the page shows its content. The blank page is
   opened the same way (a fresh session each time, on a warm server).
 Cold start (server start to the first page drawn, bench/app_latency.py's start-to-render) is
-the last row. The blank reference of a row is the median of all the blank page's samples of
-its kind and length in the run (steadier than the row's own rounds, shown in brackets).
+the last row. A row's ratio is the median of its rounds' ratios (each round times the blank page
+and ours back to back), with a 90% bootstrap interval: "ok" when all of it is within the goal,
+"MISS" when all of it is above, "unsure" when this run cannot tell (bench/_stats.py).
 Goals (issue 23): <= 2x blank at 20 tokens, <= 3x at 128 tokens, cold start <= 3x.
 """
 
@@ -36,9 +37,11 @@ from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench._stats import ratio_cells, ratio_interval  # noqa: E402
 from bench.app_latency import (  # noqa: E402
     ATTENTION_WATCH,
     BLANK,
+    GOALS_SETTLED,
     HEIGHT,
     OURS,
     QUIET,
@@ -52,7 +55,7 @@ from bench.app_latency import (  # noqa: E402
 from tests.browser import launch, streamlit_server, wait_idle  # noqa: E402
 
 SHORT = "The cat sat on the mat."  # the second line: Compare's partner, a padded batch
-GOALS = {20: 2.0, 128: 3.0}  # tokens -> ours / blank
+GOALS = GOALS_SETTLED  # tokens -> ours / blank
 GOAL_OPEN = 2.0  # a view that does not depend on the sentence, as it opens
 GOAL_START = 3.0
 
@@ -309,40 +312,28 @@ def run(browser, args, views: list[View]) -> list[tuple[View, int | None, dict]]
 
 
 def table(results: list[tuple[View, int | None, dict]], start: dict | None) -> list[str]:
-    def pool(view: View, n: int | None):  # click rounds time blank submits of 20 tokens
-        return "open" if view.kind == "open" else n or 20
-
-    pools: dict[int | str, list[float]] = {}
-    for view, n, samples in results:
-        pools.setdefault(pool(view, n), []).extend(samples["blank"])
-    head = f"| {'view':<32} | tokens | ms | blank ms | ratio | goal | | samples (ours) |"
-    lines = [head, "|---|---:|---:|---:|---:|---:|---|---|"]
+    head = f"| {'view':<32} | tokens | ms | blank ms | ratio | 90% interval | goal | | samples |"
+    lines = [head, "|---|---:|---:|---:|---:|---|---:|---|---|"]
     for view, n, samples in results:
         if not samples["ours"]:
             lines.append(f"| {view.name:<32} | {n or view.kind:>6} | failed: {samples['error']} |")
             continue
-        blank = statistics.median(pools[pool(view, n)])
-        ours = statistics.median(samples["ours"])
-        own = statistics.median(samples["blank"])
         goal = GOAL_OPEN if n is None else GOALS.get(n, GOALS[max(GOALS)])
-        line = verdict(view.name, str(n or view.kind), ours, blank, own, goal, samples["ours"])
+        line = row(view.name, str(n or view.kind), samples["ours"], samples["blank"], goal)
         if samples.get("before"):  # --before: its ms and ratio, same rounds
             before = statistics.median(samples["before"])
-            line += f" before: {before:.0f} ms, {before / blank:.2f}x |"
+            mid, low, high = ratio_interval(samples["before"], samples["blank"])
+            line += f" before: {before:.0f} ms, {mid:.2f}x ({low:.2f}–{high:.2f}) |"
         lines.append(line)
     if start:
-        ours, blank = statistics.median(start["ours"]), statistics.median(start["blank"])
-        lines.append(verdict("Cold start", "-", ours, blank, blank, GOAL_START, start["ours"]))
+        lines.append(row("Cold start", "-", start["ours"], start["blank"], GOAL_START))
     return lines
 
 
-def verdict(name, tokens, ours, blank, own, goal, samples) -> str:
-    ratio = ours / blank
-    ok = "ok" if ratio <= goal else "MISS"
-    return (
-        f"| {name:<32} | {tokens:>6} | {ours:.0f} | {blank:.0f} ({own:.0f}) | {ratio:.2f} "
-        f"| {goal:g}x | {ok} | {fmt(samples)} |"
-    )
+def row(name: str, tokens: str, ours: list[float], blank: list[float], goal: float) -> str:
+    ms, blank_ms = statistics.median(ours), statistics.median(blank)
+    cells = ratio_cells(ours, blank, goal)
+    return f"| {name:<32} | {tokens:>6} | {ms:.0f} | {blank_ms:.0f} | {cells} | {fmt(ours)} |"
 
 
 def main() -> None:
