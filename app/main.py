@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `streamlit run app/main.py` from a clean checkout
     sys.path.insert(0, str(ROOT))
 
-from app import server, sidebar_models, state, ui  # noqa: E402
+from app import compute, server, sidebar_models, state, ui  # noqa: E402
 from encoder import EncoderConfig  # noqa: E402
 from encoder.config import POSITIONAL_KINDS  # noqa: E402
 
@@ -363,3 +363,5 @@ finally:  # also after a page's st.stop(): the link must name the page's own wid
         share_control()
     with notices:
         link_notice(asked)
+    if not st_config.get_option("global.appTest"):  # a test process is not a server
+        compute.freeze_heap()  # what this run imported, out of every later run's GC

@@ -92,7 +92,6 @@ def worst_entries() -> dict[str, tuple[int, str]]:
         "app.compute.trained_checkpoint": (checkpoint.MAX_BYTES, "checkpoint.MAX_BYTES"),
         "app.compute.task_tokenizer": (MB // 100, "a dict of 10 tokens"),
         "app.compute.trained_model": (checkpoint.MAX_BYTES, "checkpoint.MAX_BYTES"),
-        "app.compute._freeze_heap": (0, "True"),
         "app.compute.scratch_model": (
             _model_bytes(biggest),
             f"d_model {D} x {L} layers x d_ff {F}, learned positions",

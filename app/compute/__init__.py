@@ -8,6 +8,7 @@ and every layer of the models cached here checks that its session is still there
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -49,7 +50,7 @@ def _watched(model: Encoder) -> Encoder:
 def pretrained(train: bool = False) -> Encoder:
     with TRAIN_LOCK:  # building draws from the global RNG (see TRAIN_LOCK)
         model = load_minilm().model.train(train)
-    _freeze_heap()
+    freeze_heap()
     return _watched(model)
 
 
@@ -180,17 +181,35 @@ def folder_tokenizer(name: str, stamp: str) -> Tokenizer:
     return Tokenizer.from_file(folder_entry(name).path / "tokenizer.json")
 
 
-@st.cache_resource(max_entries=1)
-def _freeze_heap() -> bool:
-    """Move what is loaded so far (torch, plotly, pandas, the weights) out of the GC's sight.
+_FREEZE_LOCK = threading.Lock()
+_FROZEN_AT = [0]  # len(sys.modules) when the heap was last frozen
+# new modules that make a new freeze worth its full collection (~200 ms): scikit-learn brings
+# ~900 with the first head map, PCA or t-SNE; a page's own first visit ~30 (a few ms of GC)
+REFREEZE_MODULES = 200
 
-    Streamlit runs gc.collect() after every script run; with ~280k long-lived objects that took
-    120-180 ms per rerun, longer than the forward pass. Frozen objects are never collected, which
-    is right for modules and the cached pretrained model: they live as long as the server.
+
+def freeze_heap() -> None:
+    """Move what is loaded so far (modules, the cached models) out of the GC's sight, and again
+    once many modules were imported since (scikit-learn's hundreds come with the first head
+    map, PCA or t-SNE): called once the pretrained model is loaded and at the end of every run.
+
+    Streamlit runs gc.collect() after every script run, holding the GIL: the server's other
+    threads wait (sending the run's last messages among them). ~280k long-lived objects took
+    120-180 ms per rerun, longer than the forward pass, and scikit-learn's ~62k add ~7 ms (more
+    on a busy machine) to every later run of every page. Frozen objects are never collected,
+    which is right for modules and cached models: they live as long as the server. A freeze
+    also holds what the sessions hold at that moment, so a new freeze first unfreezes and
+    collects everything (~200 ms, once or twice in a server's life): a session's cycles frozen
+    last time and gone since are freed.
     """
-    gc.collect()
-    gc.freeze()
-    return True
+    with _FREEZE_LOCK:
+        modules = len(sys.modules)
+        if _FROZEN_AT[0] and modules < _FROZEN_AT[0] + REFREEZE_MODULES:
+            return
+        gc.unfreeze()
+        gc.collect()
+        gc.freeze()
+        _FROZEN_AT[0] = modules
 
 
 # 8 MB at the sidebar's defaults, 511 MB at d_model 768 x 12 layers x d_ff 4096: two of those
