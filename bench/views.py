@@ -41,7 +41,6 @@ from bench._stats import ratio_cells, ratio_interval  # noqa: E402
 from bench.app_latency import (  # noqa: E402
     ATTENTION_WATCH,
     BLANK,
-    GOALS_SETTLED,
     HEIGHT,
     OURS,
     QUIET,
@@ -50,12 +49,12 @@ from bench.app_latency import (  # noqa: E402
     bench_start,
     fmt,
     sentence_of,
+    settled_goal,
     settled_ms,
 )
 from tests.browser import launch, streamlit_server, wait_idle  # noqa: E402
 
 SHORT = "The cat sat on the mat."  # the second line: Compare's partner, a padded batch
-GOALS = GOALS_SETTLED  # tokens -> ours / blank
 GOAL_OPEN = 2.0  # a view that does not depend on the sentence, as it opens
 GOAL_START = 3.0
 
@@ -318,7 +317,7 @@ def table(results: list[tuple[View, int | None, dict]], start: dict | None) -> l
         if not samples["ours"]:
             lines.append(f"| {view.name:<32} | {n or view.kind:>6} | failed: {samples['error']} |")
             continue
-        goal = GOAL_OPEN if n is None else GOALS.get(n, GOALS[max(GOALS)])
+        goal = GOAL_OPEN if n is None else settled_goal(n)
         line = row(view.name, str(n or view.kind), samples["ours"], samples["blank"], goal)
         if samples.get("before"):  # --before: its ms and ratio, same rounds
             before = statistics.median(samples["before"])
